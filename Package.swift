@@ -1,0 +1,130 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "livechat",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gateway", targets: ["Gateway"]),
+        .executable(name: "router", targets: ["Router"]),
+        .executable(name: "presence", targets: ["Presence"]),
+        .executable(name: "archiver", targets: ["Archiver"]),
+        .executable(name: "dev-broker", targets: ["DevBroker"]),
+        .executable(name: "chat-dev", targets: ["ChatDev"]),
+        .executable(name: "chat-bench", targets: ["ChatBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    ],
+    targets: [
+        // MARK: Shared
+        .systemLibrary(
+            name: "CRDKafka",
+            path: "Shared/CRDKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(name: "ChatWire", path: "Shared/ChatWire", swiftSettings: strict),
+        .target(
+            name: "ChatKafka",
+            dependencies: ["CRDKafka", .product(name: "Logging", package: "swift-log")],
+            path: "Shared/ChatKafka",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ChatStore",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            path: "Shared/ChatStore",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ChatRuntime",
+            dependencies: [
+                "ChatWire", "ChatKafka", "ChatStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Shared/ChatRuntime",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ChatDevKit",
+            dependencies: [
+                "ChatWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Shared/ChatDevKit",
+            swiftSettings: strict
+        ),
+
+        // MARK: Gateway
+        .target(
+            name: "GatewayCore",
+            dependencies: [
+                "ChatRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Services/Gateway/GatewayCore",
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "Gateway", dependencies: ["GatewayCore"], path: "Services/Gateway/Gateway", swiftSettings: strict),
+
+        // MARK: Router
+        .target(name: "RouterCore", dependencies: ["ChatRuntime"], path: "Services/Router/RouterCore", swiftSettings: strict),
+        .executableTarget(name: "Router", dependencies: ["RouterCore"], path: "Services/Router/Router", swiftSettings: strict),
+
+        // MARK: Presence
+        .target(name: "PresenceCore", dependencies: ["ChatRuntime"], path: "Services/Presence/PresenceCore", swiftSettings: strict),
+        .executableTarget(name: "Presence", dependencies: ["PresenceCore"], path: "Services/Presence/Presence", swiftSettings: strict),
+
+        // MARK: Archiver
+        .target(name: "ArchiverCore", dependencies: ["ChatRuntime"], path: "Services/Archiver/ArchiverCore", swiftSettings: strict),
+        .executableTarget(name: "Archiver", dependencies: ["ArchiverCore"], path: "Services/Archiver/Archiver", swiftSettings: strict),
+
+        // MARK: Development tools
+        .executableTarget(
+            name: "DevBroker",
+            dependencies: ["ChatKafka", "ChatWire", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/DevBroker",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "ChatDev",
+            dependencies: ["ChatDevKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/ChatDev",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "ChatBench",
+            dependencies: [
+                "ChatDevKit", "ChatKafka", "ChatWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/ChatBench",
+            swiftSettings: strict
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "ChatWireTests", dependencies: ["ChatWire"], path: "Tests/ChatWireTests", resources: [.copy("Vectors")], swiftSettings: strict),
+        .testTarget(name: "ChatKafkaTests", dependencies: ["ChatKafka"], path: "Tests/ChatKafkaTests", swiftSettings: strict),
+        .testTarget(name: "ChatStoreTests", dependencies: ["ChatRuntime", "ChatStore"], path: "Tests/ChatStoreTests", swiftSettings: strict),
+        .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"], path: "Tests/RouterCoreTests", swiftSettings: strict),
+        .testTarget(name: "PresenceCoreTests", dependencies: ["PresenceCore"], path: "Tests/PresenceCoreTests", swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["ChatDevKit", "ChatWire", "ChatKafka"], path: "Tests/EndToEndTests", swiftSettings: strict),
+    ]
+)

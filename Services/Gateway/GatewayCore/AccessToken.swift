@@ -1,0 +1,60 @@
+import ChatWire
+import Crypto
+import Foundation
+
+/// Who a request or socket speaks for.
+public struct Caller: Codable, Sendable, Equatable {
+    public var role: Participant.Role
+    public var id: String
+    public var displayName: String
+
+    public var participant: Participant { Participant(role: role, id: id, displayName: displayName) }
+}
+
+/// Signed, expiring access tokens: `base64url(claims).base64url(HMAC-SHA256)`. Any gateway
+/// instance with the same secret verifies them without shared state.
+public struct AccessTokenSigner: Sendable {
+    private struct Claims: Codable {
+        var caller: Caller
+        var expiresAt: Int64
+    }
+
+    private let key: SymmetricKey
+    private let lifetime: TimeInterval
+
+    public init(secret: String, lifetime: TimeInterval) {
+        key = SymmetricKey(data: SHA256.hash(data: Data(secret.utf8)))
+        self.lifetime = lifetime
+    }
+
+    public func issue(for caller: Caller, now: Date = Date()) -> String {
+        let claims = Claims(caller: caller, expiresAt: Int64(now.addingTimeInterval(lifetime).timeIntervalSince1970))
+        // Encoding a plain struct of strings and integers cannot fail.
+        let body = Base64URL.encode((try? JSONEncoder().encode(claims)) ?? Data())
+        return body + "." + Base64URL.encode(Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: key)))
+    }
+
+    /// The caller of a valid, unexpired token; nil for anything else.
+    public func verify(_ token: String, now: Date = Date()) -> Caller? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let signature = Base64URL.decode(String(parts[1])),
+              HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Data(parts[0].utf8), using: key),
+              let body = Base64URL.decode(String(parts[0])),
+              let claims = try? JSONDecoder().decode(Claims.self, from: body),
+              Double(claims.expiresAt) > now.timeIntervalSince1970
+        else { return nil }
+        return claims.caller
+    }
+}
+
+enum Base64URL {
+    static func encode(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ text: String) -> Data? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        return Data(base64Encoded: base64)
+    }
+}

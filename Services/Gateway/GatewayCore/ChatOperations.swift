@@ -1,0 +1,176 @@
+import ChatKafka
+import ChatRuntime
+import ChatStore
+import ChatWire
+import Foundation
+import GRDB
+import Hummingbird
+
+/// What visitors and agents can do, shared by the HTTP API and the WebSocket protocol.
+/// Changes are requests to other services over Kafka; reads come from the gateway's store.
+final class ChatOperations: Sendable {
+    let store: ServiceStore
+    let producer: KafkaProducer
+    let replies: PendingReplies
+    let configuration: GatewayConfiguration
+
+    init(store: ServiceStore, producer: KafkaProducer, replies: PendingReplies, configuration: GatewayConfiguration) {
+        self.store = store
+        self.producer = producer
+        self.replies = replies
+        self.configuration = configuration
+    }
+
+    var gatewayID: String { configuration.common.instanceID }
+
+    // MARK: Reads
+
+    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        try await store.database.read(body)
+    }
+
+    /// The chat, if the caller may see it: a visitor their own, an agent those of their departments.
+    func visibleChat(_ chatId: String, to caller: Caller) async throws -> ChatView {
+        guard WireID.isValid(chatId) else { throw APIError.chatNotFound }
+        let (chat, agent) = try await read { db in
+            (try GatewayStore.chat(db, id: chatId), caller.role == .agent ? try GatewayStore.agent(db, id: caller.id) : nil)
+        }
+        guard let chat else { throw APIError.chatNotFound }
+        switch caller.role {
+        case .visitor where chat.visitor.id == caller.id: return chat
+        case .agent where agent?.departmentIds.contains(chat.departmentId) == true || chat.agent?.id == caller.id: return chat
+        default: throw APIError.chatNotFound
+        }
+    }
+
+    func agentDepartments(_ caller: Caller) async throws -> [String] {
+        guard caller.role == .agent else { return [] }
+        return try await read { try GatewayStore.agent($0, id: caller.id)?.departmentIds ?? [] }
+    }
+
+    // MARK: Changes through the router
+
+    /// Starts a chat, or returns the visitor's chat that is already open there (a double
+    /// click or a resubmitted form does not open a second one).
+    func startChat(visitor: Caller, departmentId: String) async throws -> (chat: ChatView, created: Bool) {
+        guard visitor.role == .visitor else { throw APIError(.forbidden, "forbidden", "Only visitors start chats.") }
+        guard WireID.isValid(departmentId), let department = try await read({ try GatewayStore.department($0, id: departmentId) }) else {
+            throw APIError(.notFound, "department_not_found", "There is no department '\(departmentId)'.")
+        }
+        let chatId = WireID.make()
+        let command = Envelope(producer: gatewayID, event: .chatStartRequested(
+            ChatStartRequested(chatId: chatId, departmentId: department.departmentId, visitor: visitor.participant)))
+        let answer = try await ask(command, key: departmentId)
+        switch answer.event {
+        case .chatQueued:
+            return (try await visibleChat(chatId, to: visitor), true)
+        case .requestRejected(let rejection) where rejection.code == .alreadyOpen:
+            let existing = rejection.existingChatId ?? chatId
+            let chat = try await read { try GatewayStore.chat($0, id: existing) }
+            return (chat ?? ChatView(chatId: existing, departmentId: departmentId, status: "queued",
+                                     visitor: PersonView(id: visitor.id, displayName: visitor.displayName), agent: nil, queuedAt: Date(), closedAt: nil), false)
+        default:
+            throw unexpected(answer)
+        }
+    }
+
+    /// Manual pick: exactly one of several agents picking the same chat wins.
+    func take(chatId: String, agent: Caller) async throws -> ChatView {
+        guard agent.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents take chats.") }
+        let chat = try await visibleChat(chatId, to: agent)
+        let command = Envelope(producer: gatewayID, event: .chatTakeRequested(
+            ChatTakeRequested(chatId: chatId, departmentId: chat.departmentId, agent: agent.participant)))
+        let answer = try await ask(command, key: chat.departmentId)
+        guard case .chatAssigned = answer.event else { throw unexpected(answer) }
+        return try await visibleChat(chatId, to: agent)
+    }
+
+    func close(chatId: String, caller: Caller) async throws -> ChatView {
+        let chat = try await visibleChat(chatId, to: caller)
+        let command = Envelope(producer: gatewayID, event: .chatCloseRequested(
+            ChatCloseRequested(chatId: chatId, departmentId: chat.departmentId, requestedBy: caller.participant)))
+        let answer = try await ask(command, key: chat.departmentId)
+        guard case .chatClosed = answer.event else { throw unexpected(answer) }
+        return try await visibleChat(chatId, to: caller)
+    }
+
+    private func ask(_ command: Envelope, key: String) async throws -> Envelope {
+        let record = WireRecord(topic: .chatCommands, key: key, envelope: command)
+        return try await replies.request(id: command.id, timeout: .milliseconds(configuration.replyTimeoutMilliseconds)) { [producer] in
+            do { try await producer.send(record) } catch { throw APIError.unavailable }
+        }
+    }
+
+    private func unexpected(_ answer: Envelope) -> APIError {
+        guard case .requestRejected(let rejection) = answer.event else {
+            return APIError(.internalServerError, "unexpected_answer", "Unexpected answer \(answer.type.rawValue).")
+        }
+        let status: HTTPResponse.Status = switch rejection.code {
+        case .unknownChat: .notFound
+        case .notParticipant: .forbidden
+        case .alreadyTaken, .alreadyOpen, .chatClosed, .departmentClosed: .conflict
+        }
+        return APIError(status, rejection.code.rawValue, rejection.message)
+    }
+
+    // MARK: Messages
+
+    struct Accepted: Codable, Sendable {
+        var chatId: String
+        var messageId: String
+    }
+
+    /// Validates and publishes a message. Resending the same `clientMessageId` is harmless:
+    /// every reader stores a chat's message id once.
+    func post(chatId: String, clientMessageId: String, text: String, sender: Caller) async throws -> Accepted {
+        guard WireID.isValid(clientMessageId) else {
+            throw APIError.invalid("clientMessageId must be 1-128 characters of letters, digits and . _ : -")
+        }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw APIError.invalid("A message needs some text.") }
+        guard text.count <= configuration.maxMessageCharacters else {
+            throw APIError(.contentTooLarge, "message_too_long", "A message may have at most \(configuration.maxMessageCharacters) characters.")
+        }
+        let chat = try await visibleChat(chatId, to: sender)
+        guard chat.status != "closed" else { throw APIError(.conflict, "chat_closed", "This chat has already ended.") }
+        let participates = sender.role == .visitor || chat.agent?.id == sender.id
+        guard participates else { throw APIError(.forbidden, "not_participant", "Only the agent handling this chat can write in it.") }
+        let event = MessagePosted(chatId: chatId, messageId: clientMessageId, sender: sender.participant, text: text)
+        do {
+            try await producer.send(WireRecord(topic: .chatConversations, key: chatId, envelope: Envelope(producer: gatewayID, event: .messagePosted(event))))
+        } catch {
+            throw APIError.unavailable
+        }
+        return Accepted(chatId: chatId, messageId: clientMessageId)
+    }
+
+    // MARK: Presence
+
+    func setAvailability(_ available: Bool, agent: Caller) async throws {
+        guard agent.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents have an availability.") }
+        try await publish(.presenceCommands, key: agent.id, .agentAvailabilitySet(AgentAvailabilitySet(agentId: agent.id, available: available)))
+    }
+
+    func publish(_ topic: Topic, key: String, _ event: WireEvent) async throws {
+        do {
+            try await producer.send(WireRecord(topic: topic, key: key, envelope: Envelope(producer: gatewayID, event: event)))
+        } catch {
+            throw APIError.unavailable
+        }
+    }
+
+    // MARK: Archive
+
+    func transcript(chatId: String, caller: Caller) async throws -> Transcript {
+        _ = try await visibleChat(chatId, to: caller)
+        let query = Envelope(producer: gatewayID, event: .transcriptRequested(TranscriptRequested(chatId: chatId, replyTo: gatewayID)))
+        let record = WireRecord(topic: .archiveQueries, key: chatId, envelope: query)
+        let answer = try await replies.request(id: query.id, timeout: .milliseconds(configuration.replyTimeoutMilliseconds)) { [producer] in
+            do { try await producer.send(record) } catch { throw APIError.unavailable }
+        }
+        guard case .transcriptAnswered(let answered) = answer.event, let transcript = answered.transcript else {
+            throw APIError(.notFound, "transcript_not_found", "The archive has no transcript of this chat yet.")
+        }
+        return transcript
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Synchronization
+
+/// What a socket's writer is asked to do, in order.
+enum SocketPush: Sendable {
+    /// Send this frame as it is.
+    case frame(String)
+    /// Send every stored message of the chat after what this socket already got.
+    case catchUp(chatId: String)
+    /// Start the chat's cursor at `afterSeq` (the client had those), then catch up.
+    case resume(chatId: String, afterSeq: Int)
+}
+
+/// The open WebSockets of this gateway instance and who is behind each, so committed
+/// changes reach exactly the sockets that may see them.
+final class ConnectionHub: Sendable {
+    struct Connection: Sendable {
+        var id: String
+        var caller: Caller
+        /// For agents: the departments whose queue they see.
+        var departmentIds: Set<String>
+        var pushes: AsyncStream<SocketPush>.Continuation
+    }
+
+    private let connections = Mutex<[String: Connection]>([:])
+
+    func add(_ connection: Connection) {
+        connections.withLock { $0[connection.id] = connection }
+    }
+
+    func remove(_ id: String) {
+        connections.withLock { $0.removeValue(forKey: id) }?.pushes.finish()
+    }
+
+    var count: Int { connections.withLock { $0.count } }
+
+    func deliver(_ effects: [GatewayEffect]) {
+        for effect in effects {
+            switch effect {
+            case .chatChanged(let chat):
+                let frame = APIJSON.string(ChatUpdatedFrame(chat: chat))
+                push(frame: frame) { $0.caller.role == .visitor ? $0.caller.id == chat.visitor.id : $0.departmentIds.contains(chat.departmentId) }
+                if let agent = chat.agent {
+                    // A newly assigned agent gets the conversation so far.
+                    push(.catchUp(chatId: chat.chatId)) { $0.caller.role == .agent && $0.caller.id == agent.id }
+                }
+            case .messageStored(let chatId, let agentId, let visitorId):
+                push(.catchUp(chatId: chatId)) { connection in
+                    connection.caller.role == .visitor ? connection.caller.id == visitorId : connection.caller.id == agentId
+                }
+            case .departmentChanged(let department):
+                push(frame: APIJSON.string(DepartmentUpdatedFrame(department: department))) { _ in true }
+            case .reply:
+                break
+            }
+        }
+    }
+
+    private func push(frame: String, to matches: (Connection) -> Bool) {
+        push(.frame(frame), to: matches)
+    }
+
+    private func push(_ push: SocketPush, to matches: (Connection) -> Bool) {
+        let overflowing: [String] = connections.withLock { connections in
+            connections.values.filter(matches).compactMap { connection in
+                if case .dropped = connection.pushes.yield(push) { return connection.id }
+                return nil
+            }
+        }
+        // A socket that cannot keep up is closed; its client reconnects and resumes.
+        for id in overflowing { remove(id) }
+    }
+}
+
+struct ChatUpdatedFrame: Encodable {
+    var type = "chat.updated"
+    var chat: ChatView
+}
+
+struct DepartmentUpdatedFrame: Encodable {
+    var type = "department.updated"
+    var department: DepartmentView
+}

@@ -1,0 +1,92 @@
+import ChatKafka
+import ChatRuntime
+import ChatStore
+import ChatWire
+import Crypto
+import Foundation
+import GRDB
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import ServiceLifecycle
+
+/// Keeps the gateway's view current and wakes whoever waits for what just committed.
+struct GatewayViewApplier: EventApplier {
+    let hub: ConnectionHub
+    let replies: PendingReplies
+
+    func apply(_ envelope: Envelope, record: KafkaConsumedRecord, in db: Database) throws -> [GatewayEffect] {
+        try GatewayStore.apply(envelope, in: db)
+    }
+
+    func afterCommit(_ effects: [GatewayEffect]) async {
+        hub.deliver(effects)
+        for case .reply(let causation, let envelope) in effects {
+            replies.resolve(causation, with: envelope)
+        }
+    }
+}
+
+public enum GatewayApplication {
+    public static func services(configuration: GatewayConfiguration, logger: Logger) async throws -> [any Service] {
+        let store = try ServiceStore(path: configuration.storePath, migrations: GatewayStore.migrations)
+        let secret = try configuration.tokenSecret ?? localSecret(in: configuration.common.dataDirectory)
+        let signer = AccessTokenSigner(secret: secret, lifetime: TimeInterval(configuration.tokenLifetimeSeconds))
+        let producer = try KafkaProducer(configuration: configuration.common.producerConfiguration(), logger: logger)
+        try await announceStart(producer: producer, gatewayID: configuration.common.instanceID, logger: logger)
+
+        let hub = ConnectionHub()
+        let replies = PendingReplies()
+        let operations = ChatOperations(store: store, producer: producer, replies: replies, configuration: configuration)
+        let router = Router()
+        GatewayHTTP(operations: operations, signer: signer, hub: hub).register(on: router)
+        let socket = RealtimeSocket(operations: operations, signer: signer, hub: hub, logger: logger)
+        let app = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(configuration: HTTP1WebSocketUpgradeChannel.Configuration(ws: .init(maxFrameSize: 1 << 16))) { request, _, _ in
+                socket.shouldUpgrade(request)
+            },
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "livechat-gateway"),
+            onServerRunning: { channel in
+                logger.info("gateway listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            },
+            logger: logger)
+        let views = ConsumerLoop(
+            name: "views", topics: [.chatConversations, .presenceAgents, .presenceDepartments, .gatewayReplies], mode: .allPartitions,
+            store: store, common: configuration.common, applier: GatewayViewApplier(hub: hub, replies: replies), outbox: nil, logger: logger)
+        // Shut down in reverse: HTTP drains first, the producer flushes last.
+        return [ProducerService(producer: producer), views, app]
+    }
+
+    /// Tells every presence partition that this instance's earlier connections are gone.
+    /// Enqueued before the first socket opens, so it precedes this instance's new connections.
+    static func announceStart(producer: KafkaProducer, gatewayID: String, logger: Logger) async throws {
+        var attempt = 0
+        while true {
+            do {
+                let partitions = try await producer.partitionCount(topic: Topic.presenceCommands.name)
+                let envelope = Envelope(producer: gatewayID, event: .gatewayStarted(GatewayStarted(gatewayId: gatewayID)))
+                for partition in 0..<partitions {
+                    try producer.enqueue(WireRecord(topic: .presenceCommands, key: gatewayID, envelope: envelope, partition: partition).kafkaRecord)
+                }
+                return
+            } catch {
+                attempt += 1
+                guard attempt < 60 else { throw error }
+                logger.warning("broker not reachable yet; retrying", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    /// A random signing secret kept in the data folder (mode 0600), made on first start.
+    static func localSecret(in directory: String) throws -> String {
+        let path = "\(directory)/gateway-token.secret"
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8), existing.utf8.count >= 32 {
+            return existing.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let secret = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
+        _ = FileManager.default.createFile(atPath: path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600])
+        return secret
+    }
+}

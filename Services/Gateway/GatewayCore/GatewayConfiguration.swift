@@ -1,0 +1,35 @@
+import ChatRuntime
+import Foundation
+
+/// The gateway's configuration, read from the environment in one place.
+public struct GatewayConfiguration: Sendable {
+    public var common: CommonConfiguration
+    /// `GATEWAY_HOST` and `GATEWAY_PORT`: where HTTP and WebSocket listen.
+    public var host: String
+    public var port: Int
+    /// `GATEWAY_TOKEN_SECRET`: key that signs access tokens. Every gateway instance behind
+    /// one load balancer needs the same one. When unset, a random one is made once and
+    /// kept in the data folder, so tokens survive a restart of this instance.
+    public var tokenSecret: String?
+    /// `GATEWAY_TOKEN_TTL_SECONDS`.
+    public var tokenLifetimeSeconds: Int
+    /// `GATEWAY_REPLY_TIMEOUT_MS`: how long a request waits for the router or archiver.
+    public var replyTimeoutMilliseconds: Int
+    /// `GATEWAY_MAX_MESSAGE_CHARS`: the longest chat message accepted.
+    public var maxMessageCharacters: Int
+
+    public init(environment: EnvironmentReader = EnvironmentReader()) throws(ConfigurationError) {
+        common = try CommonConfiguration(service: "gateway", environment: environment)
+        host = try environment.string("GATEWAY_HOST", default: "127.0.0.1")
+        port = try environment.int("GATEWAY_PORT", default: 8080, range: 0...65_535)
+        tokenSecret = environment.values["GATEWAY_TOKEN_SECRET"]
+        if let tokenSecret, tokenSecret.utf8.count < 32 {
+            throw ConfigurationError(variable: "GATEWAY_TOKEN_SECRET", problem: "must be at least 32 characters")
+        }
+        tokenLifetimeSeconds = try environment.int("GATEWAY_TOKEN_TTL_SECONDS", default: 86_400, range: 60...31_536_000)
+        replyTimeoutMilliseconds = try environment.int("GATEWAY_REPLY_TIMEOUT_MS", default: 10_000, range: 100...120_000)
+        maxMessageCharacters = try environment.int("GATEWAY_MAX_MESSAGE_CHARS", default: 4_000, range: 1...100_000)
+    }
+
+    public var storePath: String { "\(common.dataDirectory)/gateway.sqlite" }
+}

@@ -1,0 +1,162 @@
+import ChatWire
+import Foundation
+import Hummingbird
+
+/// The public HTTP API (docs/openapi.yaml).
+struct GatewayHTTP {
+    let operations: ChatOperations
+    let signer: AccessTokenSigner
+    let hub: ConnectionHub
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
+        let api = router.group("/api/v1")
+        api.get("/departments") { _, _ in
+            jsonResponse(["departments": try await operations.read { try GatewayStore.departments($0) }])
+        }
+        api.post("/visitors", use: createVisitor)
+        api.post("/agents/sessions", use: createAgentSession)
+        api.put("/agents/me/availability", use: setAvailability)
+        api.get("/queue", use: queue)
+        api.post("/chats", use: startChat)
+        api.get("/chats/:chatId", use: chat)
+        api.post("/chats/:chatId/take", use: take)
+        api.post("/chats/:chatId/close", use: close)
+        api.get("/chats/:chatId/messages", use: messages)
+        api.post("/chats/:chatId/messages", use: postMessage)
+        api.get("/chats/:chatId/transcript", use: transcript)
+    }
+
+    // MARK: Identities
+
+    struct NewVisitor: Decodable { var displayName: String }
+    struct Session: Encodable {
+        var token: String
+        var role: String
+        var id: String
+        var displayName: String
+    }
+
+    @Sendable func createVisitor(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let body = try await decode(NewVisitor.self, from: request)
+        let name = body.displayName.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...80).contains(name.count) else { throw APIError.invalid("displayName must have 1 to 80 characters.") }
+        let caller = Caller(role: .visitor, id: "v-" + WireID.make(), displayName: name)
+        return jsonResponse(Session(token: signer.issue(for: caller), role: "visitor", id: caller.id, displayName: name), status: .created)
+    }
+
+    struct NewAgentSession: Decodable { var agentId: String }
+
+    /// Signs in an agent of presence's directory. Passwords and approval come with accounts.
+    @Sendable func createAgentSession(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let body = try await decode(NewAgentSession.self, from: request)
+        guard WireID.isValid(body.agentId), let agent = try await operations.read({ try GatewayStore.agent($0, id: body.agentId) }) else {
+            throw APIError(.notFound, "agent_not_found", "There is no agent '\(body.agentId)'.")
+        }
+        let caller = Caller(role: .agent, id: agent.agentId, displayName: agent.displayName)
+        return jsonResponse(Session(token: signer.issue(for: caller), role: "agent", id: caller.id, displayName: caller.displayName), status: .created)
+    }
+
+    struct Availability: Decodable { var available: Bool }
+
+    @Sendable func setAvailability(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        let body = try await decode(Availability.self, from: request)
+        try await operations.setAvailability(body.available, agent: caller)
+        return jsonResponse(["accepted": true], status: .accepted)
+    }
+
+    // MARK: Chats
+
+    struct StartChat: Decodable { var departmentId: String }
+
+    @Sendable func startChat(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        let body = try await decode(StartChat.self, from: request)
+        let (chat, created) = try await operations.startChat(visitor: caller, departmentId: body.departmentId)
+        return jsonResponse(["chat": chat], status: created ? .created : .ok)
+    }
+
+    @Sendable func queue(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        guard caller.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents see queues.") }
+        let departments = try await operations.agentDepartments(caller)
+        return jsonResponse(["chats": try await operations.read { try GatewayStore.queue($0, departments: departments) }])
+    }
+
+    @Sendable func chat(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        return jsonResponse(["chat": try await operations.visibleChat(try chatID(context), to: caller)])
+    }
+
+    @Sendable func take(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        return jsonResponse(["chat": try await operations.take(chatId: try chatID(context), agent: caller)])
+    }
+
+    @Sendable func close(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        return jsonResponse(["chat": try await operations.close(chatId: try chatID(context), caller: caller)])
+    }
+
+    @Sendable func messages(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        let chat = try await operations.visibleChat(try chatID(context), to: caller)
+        let afterText = request.uri.queryParameters.get("afterSeq") ?? "0"
+        guard let after = Int(afterText), after >= 0 else { throw APIError.invalid("afterSeq must be a whole number of 0 or more.") }
+        return jsonResponse(["messages": try await operations.read { try GatewayStore.messages($0, chatId: chat.chatId, after: after) }])
+    }
+
+    struct NewMessage: Decodable {
+        var clientMessageId: String
+        var text: String
+    }
+
+    @Sendable func postMessage(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        let body = try await decode(NewMessage.self, from: request)
+        let accepted = try await operations.post(chatId: try chatID(context), clientMessageId: body.clientMessageId, text: body.text, sender: caller)
+        return jsonResponse(accepted, status: .accepted)
+    }
+
+    @Sendable func transcript(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        return jsonResponse(["transcript": try await operations.transcript(chatId: try chatID(context), caller: caller)])
+    }
+
+    // MARK: Helpers
+
+    private func authenticate(_ request: Request) throws -> Caller {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+              let caller = signer.verify(String(header.dropFirst("Bearer ".count)))
+        else { throw APIError.unauthorized }
+        return caller
+    }
+
+    private func chatID(_ context: BasicRequestContext) throws -> String {
+        try context.parameters.require("chatId")
+    }
+}
+
+/// Reads a JSON request body of at most 64 KiB, with a clear error for anything else.
+func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+    let buffer: ByteBuffer
+    do {
+        buffer = try await request.body.collect(upTo: 65_536)
+    } catch {
+        throw APIError(.contentTooLarge, "body_too_large", "The request body may have at most 64 KiB.")
+    }
+    return try decodeJSON(type, from: Data(buffer.readableBytesView))
+}
+
+func decodeJSON<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+    do {
+        return try JSONDecoder().decode(type, from: data)
+    } catch DecodingError.keyNotFound(let key, _) {
+        throw APIError.malformed("The field '\(key.stringValue)' is missing.")
+    } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
+        throw APIError.malformed("The field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type.")
+    } catch {
+        throw APIError.malformed("The body is not valid JSON.")
+    }
+}

@@ -1,0 +1,187 @@
+import ChatStore
+import ChatWire
+import Foundation
+import GRDB
+
+/// What the gateway must do once a batch of events is committed to its store.
+enum GatewayEffect: Sendable {
+    case chatChanged(ChatView)
+    case messageStored(chatId: String, agentId: String?, visitorId: String)
+    case departmentChanged(DepartmentView)
+    /// An event that answers a request this or another gateway is waiting for.
+    case reply(causationId: String, Envelope)
+}
+
+/// The gateway's own store: its view of chats, messages, agents and departments, built
+/// from the topics it reads. It answers HTTP reads and WebSocket catch-ups without asking
+/// other services.
+enum GatewayStore {
+    static let migrations: [(name: String, migrate: @Sendable (Database) throws -> Void)] = [
+        ("gateway-1", { db in
+            try db.create(table: "chats") { table in
+                table.column("id", .text).primaryKey()
+                table.column("department_id", .text).notNull()
+                table.column("visitor_id", .text).notNull()
+                table.column("visitor_name", .text).notNull()
+                table.column("status", .text).notNull()
+                table.column("agent_id", .text)
+                table.column("agent_name", .text)
+                table.column("queued_at", .double).notNull()
+                table.column("closed_at", .double)
+            }
+            try db.create(index: "chats_by_department", on: "chats", columns: ["department_id", "status", "queued_at"])
+            try db.create(index: "chats_by_visitor", on: "chats", columns: ["visitor_id"])
+            try db.create(table: "messages") { table in
+                table.column("chat_id", .text).notNull()
+                table.column("seq", .integer).notNull()
+                table.column("message_id", .text).notNull()
+                table.column("sender_role", .text).notNull()
+                table.column("sender_id", .text).notNull()
+                table.column("sender_name", .text).notNull()
+                table.column("text", .text).notNull()
+                table.column("sent_at", .double).notNull()
+                table.primaryKey(["chat_id", "seq"])
+                table.uniqueKey(["chat_id", "message_id"])
+            }
+            try db.create(table: "agents") { table in
+                table.column("id", .text).primaryKey()
+                table.column("display_name", .text).notNull()
+                table.column("department_ids", .text).notNull()
+                table.column("status", .text).notNull()
+                table.column("available", .boolean).notNull()
+            }
+            try db.create(table: "departments") { table in
+                table.column("id", .text).primaryKey()
+                table.column("display_name", .text).notNull()
+                table.column("open", .boolean).notNull()
+                table.column("available_agents", .integer).notNull()
+            }
+        }),
+    ]
+
+    // MARK: Applying events
+
+    static func apply(_ envelope: Envelope, in db: Database) throws -> [GatewayEffect] {
+        var effects: [GatewayEffect] = []
+        let time = envelope.occurredAt.timeIntervalSince1970
+        switch envelope.event {
+        case .chatQueued(let queued):
+            try db.execute(
+                sql: """
+                INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, queued_at) VALUES (?, ?, ?, ?, 'queued', ?)
+                ON CONFLICT (id) DO NOTHING
+                """,
+                arguments: [queued.chatId, queued.departmentId, queued.visitor.id, queued.visitor.displayName, queued.queuedAt.timeIntervalSince1970])
+            effects += try chat(db, id: queued.chatId).map { [.chatChanged($0)] } ?? []
+        case .chatAssigned(let assigned):
+            try db.execute(sql: "UPDATE chats SET status = 'assigned', agent_id = ?, agent_name = ? WHERE id = ? AND status = 'queued'",
+                           arguments: [assigned.agent.id, assigned.agent.displayName, assigned.chatId])
+            effects += try chat(db, id: assigned.chatId).map { [.chatChanged($0)] } ?? []
+        case .chatClosed(let closed):
+            try db.execute(sql: "UPDATE chats SET status = 'closed', closed_at = ? WHERE id = ? AND status != 'closed'",
+                           arguments: [time, closed.chatId])
+            effects += try chat(db, id: closed.chatId).map { [.chatChanged($0)] } ?? []
+        case .messagePosted(let message):
+            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM messages WHERE chat_id = ? AND message_id = ?",
+                                           arguments: [message.chatId, message.messageId]) ?? false
+            if !exists, let chat = try chat(db, id: message.chatId) {
+                let seq = (try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM messages WHERE chat_id = ?", arguments: [message.chatId]) ?? 0) + 1
+                try db.execute(
+                    sql: """
+                    INSERT INTO messages (chat_id, seq, message_id, sender_role, sender_id, sender_name, text, sent_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    arguments: [message.chatId, seq, message.messageId, message.sender.role.rawValue, message.sender.id,
+                                message.sender.displayName, message.text, time])
+                effects.append(.messageStored(chatId: chat.chatId, agentId: chat.agent?.id, visitorId: chat.visitor.id))
+            }
+        case .agentPresenceChanged(let agent):
+            let departments = String(decoding: try JSONEncoder().encode(agent.departmentIds), as: UTF8.self)
+            try db.execute(
+                sql: """
+                INSERT INTO agents (id, display_name, department_ids, status, available) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, department_ids = excluded.department_ids,
+                    status = excluded.status, available = excluded.available
+                """,
+                arguments: [agent.agentId, agent.displayName, departments, agent.status.rawValue, agent.available])
+        case .departmentAvailabilityChanged(let change):
+            try db.execute(
+                sql: """
+                INSERT INTO departments (id, display_name, open, available_agents) VALUES (?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, open = excluded.open,
+                    available_agents = excluded.available_agents
+                """,
+                arguments: [change.departmentId, change.displayName, change.open, change.availableAgents])
+            effects.append(.departmentChanged(DepartmentView(departmentId: change.departmentId, displayName: change.displayName,
+                                                             open: change.open, availableAgents: change.availableAgents)))
+        default:
+            break
+        }
+        if let causation = envelope.causationID {
+            effects.append(.reply(causationId: causation, envelope))
+        }
+        return effects
+    }
+
+    // MARK: Reading views
+
+    static func chat(_ db: Database, id: String) throws -> ChatView? {
+        try Row.fetchOne(db, sql: "SELECT * FROM chats WHERE id = ?", arguments: [id]).map(chatView)
+    }
+
+    /// Waiting chats of `departments`, oldest first.
+    static func queue(_ db: Database, departments: [String]) throws -> [ChatView] {
+        guard !departments.isEmpty else { return [] }
+        let marks = databaseQuestionMarks(count: departments.count)
+        return try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE status = 'queued' AND department_id IN (\(marks)) ORDER BY queued_at, id",
+                                arguments: StatementArguments(departments)).map(chatView)
+    }
+
+    /// Open chats a caller takes part in: a visitor's own, an agent's assigned ones.
+    static func openChats(_ db: Database, of caller: Caller) throws -> [ChatView] {
+        let column = caller.role == .visitor ? "visitor_id" : "agent_id"
+        return try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE \(column) = ? AND status != 'closed' ORDER BY queued_at", arguments: [caller.id]).map(chatView)
+    }
+
+    static func messages(_ db: Database, chatId: String, after seq: Int, limit: Int = 500) throws -> [MessageView] {
+        try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE chat_id = ? AND seq > ? ORDER BY seq LIMIT ?", arguments: [chatId, seq, limit]).map { row in
+            MessageView(chatId: row["chat_id"], seq: row["seq"], messageId: row["message_id"],
+                        sender: .init(role: row["sender_role"], id: row["sender_id"], displayName: row["sender_name"]),
+                        text: row["text"], sentAt: Date(timeIntervalSince1970: row["sent_at"]))
+        }
+    }
+
+    static func lastSeq(_ db: Database, chatId: String) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM messages WHERE chat_id = ?", arguments: [chatId]) ?? 0
+    }
+
+    static func department(_ db: Database, id: String) throws -> DepartmentView? {
+        try Row.fetchOne(db, sql: "SELECT * FROM departments WHERE id = ?", arguments: [id]).map(departmentView)
+    }
+
+    static func departments(_ db: Database) throws -> [DepartmentView] {
+        try Row.fetchAll(db, sql: "SELECT * FROM departments ORDER BY id").map(departmentView)
+    }
+
+    static func agent(_ db: Database, id: String) throws -> AgentView? {
+        try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [id]).map { row in
+            AgentView(agentId: row["id"], displayName: row["display_name"],
+                      departmentIds: (try? JSONDecoder().decode([String].self, from: Data((row["department_ids"] as String).utf8))) ?? [],
+                      status: row["status"], available: row["available"])
+        }
+    }
+
+    private static func chatView(_ row: Row) -> ChatView {
+        let agentId: String? = row["agent_id"]
+        return ChatView(
+            chatId: row["id"], departmentId: row["department_id"], status: row["status"],
+            visitor: PersonView(id: row["visitor_id"], displayName: row["visitor_name"]),
+            agent: agentId.map { PersonView(id: $0, displayName: row["agent_name"] ?? $0) },
+            queuedAt: Date(timeIntervalSince1970: row["queued_at"]),
+            closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+    }
+
+    private static func departmentView(_ row: Row) -> DepartmentView {
+        DepartmentView(departmentId: row["id"], displayName: row["display_name"], open: row["open"], availableAgents: row["available_agents"])
+    }
+}

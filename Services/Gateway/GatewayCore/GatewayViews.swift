@@ -1,0 +1,73 @@
+import ChatWire
+import Foundation
+
+/// The JSON shapes the HTTP API and the WebSocket protocol send (docs/openapi.yaml,
+/// docs/realtime.md). Times are ISO 8601 with milliseconds.
+public struct PersonView: Codable, Sendable, Equatable {
+    public var id: String
+    public var displayName: String
+}
+
+public struct ChatView: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var departmentId: String
+    /// `queued`, `assigned` or `closed`.
+    public var status: String
+    public var visitor: PersonView
+    public var agent: PersonView?
+    public var queuedAt: Date
+    public var closedAt: Date?
+}
+
+public struct MessageView: Codable, Sendable, Equatable {
+    public var chatId: String
+    /// 1, 2, 3... per chat, in the order the conversation log holds the messages.
+    public var seq: Int
+    public var messageId: String
+    public var sender: SenderView
+    public var text: String
+    public var sentAt: Date
+
+    public struct SenderView: Codable, Sendable, Equatable {
+        public var role: String
+        public var id: String
+        public var displayName: String
+    }
+}
+
+public struct DepartmentView: Codable, Sendable, Equatable {
+    public var departmentId: String
+    public var displayName: String
+    public var open: Bool
+    public var availableAgents: Int
+}
+
+public struct AgentView: Codable, Sendable, Equatable {
+    public var agentId: String
+    public var displayName: String
+    public var departmentIds: [String]
+    public var status: String
+    public var available: Bool
+}
+
+/// JSON coding for the public API, matching the wire's time format.
+enum APIJSON {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(WireTime.format(date))
+        }
+        return encoder
+    }()
+
+    static func encode(_ value: some Encodable) -> Data {
+        // Our views hold only strings, numbers, booleans and dates: encoding cannot fail.
+        (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
+
+    static func string(_ value: some Encodable) -> String {
+        String(decoding: encode(value), as: UTF8.self)
+    }
+}

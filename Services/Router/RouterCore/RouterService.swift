@@ -1,0 +1,69 @@
+import ChatKafka
+import ChatRuntime
+import ChatStore
+import ChatWire
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The router's configuration, read from the environment in one place.
+public struct RouterConfiguration: Sendable {
+    public var common: CommonConfiguration
+    /// `ROUTER_GROUP_ID`: consumer group shared by all router instances.
+    public var groupID: String
+
+    public init(environment: EnvironmentReader = EnvironmentReader()) throws(ConfigurationError) {
+        common = try CommonConfiguration(service: "router", environment: environment)
+        groupID = try environment.string("ROUTER_GROUP_ID", default: "router")
+    }
+
+    public var storePath: String { "\(common.dataDirectory)/router.sqlite" }
+}
+
+/// Applies router commands and presence changes to the router state and its store.
+final class RouterApplier: EventApplier {
+    typealias Effect = Never
+    private let state: Mutex<RouterState>
+    private let producerName: String
+
+    init(state: RouterState, producerName: String) {
+        self.state = Mutex(state)
+        self.producerName = producerName
+    }
+
+    func apply(_ envelope: Envelope, record: KafkaConsumedRecord, in db: Database) throws -> [Never] {
+        // The store's writer lock serialises calls; the mutex makes the state safe to share
+        // between the two consumer loops. The new state is kept only if every write succeeded.
+        try state.withLock { current in
+            var next = current
+            let actions = next.handle(envelope, producer: producerName, now: Date()) { chatId in
+                (try? RouterStore.isClosed(db, chatId: chatId)) ?? false
+            }
+            for action in actions { try RouterStore.apply(action, in: db) }
+            current = next
+        }
+        return []
+    }
+}
+
+/// Builds the router's services: producer, outbox publisher and the two consumer loops.
+public enum RouterApplication {
+    public static func services(configuration: RouterConfiguration, logger: Logger) throws -> [any Service] {
+        let store = try ServiceStore(path: configuration.storePath, migrations: RouterStore.migrations)
+        let state = try store.database.read { try RouterStore.loadState($0) }
+        logger.info("router state loaded", metadata: ["openChats": "\(state.openChats.count)", "openDepartments": "\(state.openDepartments.count)"])
+        let producer = try KafkaProducer(configuration: configuration.common.producerConfiguration(), logger: logger)
+        let outbox = OutboxPublisher(store: store, producer: producer, logger: logger)
+        let applier = RouterApplier(state: state, producerName: configuration.common.instanceID)
+        return [
+            ProducerService(producer: producer),
+            outbox,
+            ConsumerLoop(name: "presence", topics: [.presenceDepartments], mode: .allPartitions, store: store,
+                         common: configuration.common, applier: applier, outbox: outbox, logger: logger),
+            ConsumerLoop(name: "commands", topics: [.chatCommands], mode: .group(groupID: configuration.groupID), store: store,
+                         common: configuration.common, applier: applier, outbox: outbox, logger: logger),
+        ]
+    }
+}

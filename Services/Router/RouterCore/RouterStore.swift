@@ -1,0 +1,64 @@
+import ChatStore
+import ChatWire
+import Foundation
+import GRDB
+
+/// The router's own tables in its store.
+enum RouterStore {
+    static let migrations: [(name: String, migrate: @Sendable (Database) throws -> Void)] = [
+        ("router-1", { db in
+            try db.create(table: "chats") { table in
+                table.column("id", .text).primaryKey()
+                table.column("department_id", .text).notNull()
+                table.column("visitor_id", .text).notNull()
+                table.column("visitor_name", .text).notNull()
+                table.column("status", .text).notNull()
+                table.column("agent_id", .text)
+                table.column("agent_name", .text)
+                table.column("queued_at", .double).notNull()
+            }
+            try db.create(index: "chats_open", on: "chats", columns: ["status"])
+            try db.create(table: "departments") { table in
+                table.column("id", .text).primaryKey()
+                table.column("open", .boolean).notNull()
+            }
+        }),
+    ]
+
+    static func loadState(_ db: Database) throws -> RouterState {
+        let chats = try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE status != 'closed'").map { row -> RoutedChat in
+            let agentId: String? = row["agent_id"]
+            return RoutedChat(
+                id: row["id"], departmentId: row["department_id"],
+                visitor: Participant(role: .visitor, id: row["visitor_id"], displayName: row["visitor_name"]),
+                status: RoutedChat.Status(rawValue: row["status"]) ?? .queued,
+                agent: agentId.map { Participant(role: .agent, id: $0, displayName: row["agent_name"] ?? $0) },
+                queuedAt: Date(timeIntervalSince1970: row["queued_at"]))
+        }
+        let open = try String.fetchAll(db, sql: "SELECT id FROM departments WHERE open")
+        return RouterState(openChats: chats, openDepartments: Set(open))
+    }
+
+    static func isClosed(_ db: Database, chatId: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT 1 FROM chats WHERE id = ? AND status = 'closed'", arguments: [chatId]) ?? false
+    }
+
+    static func apply(_ action: RouterAction, in db: Database) throws {
+        switch action {
+        case .saveChat(let chat):
+            try db.execute(
+                sql: """
+                INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, agent_id, agent_name, queued_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET status = excluded.status, agent_id = excluded.agent_id, agent_name = excluded.agent_name
+                """,
+                arguments: [chat.id, chat.departmentId, chat.visitor.id, chat.visitor.displayName, chat.status.rawValue,
+                            chat.agent?.id, chat.agent?.displayName, chat.queuedAt.timeIntervalSince1970])
+        case .saveDepartment(let id, let open):
+            try db.execute(sql: "INSERT INTO departments (id, open) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open",
+                           arguments: [id, open])
+        case .publish(let record):
+            try record.appendToOutbox(db)
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import Synchronization
+
+/// Starts the embedded broker and the four services as separate processes, each with its
+/// own store under one data folder and its own log file. Used by `chat-dev` (the one-command
+/// start), the end-to-end tests and the benchmark.
+public final class DevCluster: Sendable {
+    public enum Component: String, CaseIterable, Sendable {
+        case broker = "dev-broker"
+        case presence, router, archiver, gateway
+    }
+
+    public struct Options: Sendable {
+        /// Folder with the built executables.
+        public var binDirectory: URL
+        /// Holds `broker.bootstrap`, one folder per service store, and `logs/`.
+        public var dataDirectory: URL
+        public var gatewayPort: Int
+        /// Extra environment for every service (e.g. `PRESENCE_GRACE_SECONDS`).
+        public var environment: [String: String]
+
+        public init(binDirectory: URL, dataDirectory: URL, gatewayPort: Int, environment: [String: String] = [:]) {
+            self.binDirectory = binDirectory
+            self.dataDirectory = dataDirectory
+            self.gatewayPort = gatewayPort
+            self.environment = environment
+        }
+    }
+
+    public let options: Options
+    private let processes = Mutex<[Component: Process]>([:])
+    private let bootstrapAddress = Mutex<String?>(nil)
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    public var gatewayURL: String { "http://127.0.0.1:\(options.gatewayPort)" }
+    public var logsDirectory: URL { options.dataDirectory.appendingPathComponent("logs") }
+    public var bootstrap: String? { bootstrapAddress.withLock { $0 } }
+
+    /// The folder of the executables next to the running one, or `CHAT_BIN_DIR`.
+    public static func defaultBinDirectory() -> URL {
+        if let configured = ProcessInfo.processInfo.environment["CHAT_BIN_DIR"] { return URL(fileURLWithPath: configured) }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    }
+
+    /// A TCP port that was free a moment ago on loopback.
+    public static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Starts the broker, then presence, router, archiver and gateway, and waits until the
+    /// gateway answers and knows the departments.
+    public func startAll() async throws {
+        try await startBroker()
+        for component in [Component.presence, .router, .archiver, .gateway] {
+            try start(component)
+        }
+        try await waitUntilReady()
+    }
+
+    public func startBroker() async throws {
+        let bootstrapFile = options.dataDirectory.appendingPathComponent("broker.bootstrap")
+        try? FileManager.default.removeItem(at: bootstrapFile)
+        try launch(.broker, arguments: ["--bootstrap-file", bootstrapFile.path], environment: [:])
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if let text = try? String(contentsOf: bootstrapFile, encoding: .utf8), !text.isEmpty {
+                bootstrapAddress.withLock { $0 = text.trimmingCharacters(in: .whitespacesAndNewlines) }
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ClientError("dev-broker did not write \(bootstrapFile.path); see \(logFile(.broker).path)")
+    }
+
+    /// Starts one service with the cluster's environment.
+    public func start(_ component: Component) throws {
+        guard component != .broker else { throw ClientError("use startBroker() for the broker") }
+        guard let bootstrap else { throw ClientError("start the broker first") }
+        var environment = options.environment
+        environment["CHAT_KAFKA_BOOTSTRAP"] = bootstrap
+        environment["CHAT_DATA_DIR"] = options.dataDirectory.appendingPathComponent(component.rawValue).path
+        environment["CHAT_INSTANCE_ID"] = environment["CHAT_INSTANCE_ID"] ?? "\(component.rawValue)-1"
+        environment["GATEWAY_PORT"] = String(options.gatewayPort)
+        try launch(component, arguments: [], environment: environment)
+    }
+
+    private func launch(_ component: Component, arguments: [String], environment: [String: String]) throws {
+        let executable = options.binDirectory.appendingPathComponent(component.rawValue)
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw ClientError("\(executable.path) is missing: build first (swift build)")
+        }
+        try FileManager.default.createDirectory(at: logsDirectory, withIntermediateDirectories: true)
+        let log = logFile(component)
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        processes.withLock { $0[component] = process }
+    }
+
+    public func logFile(_ component: Component) -> URL {
+        logsDirectory.appendingPathComponent("\(component.rawValue).log")
+    }
+
+    public func isRunning(_ component: Component) -> Bool {
+        processes.withLock { $0[component]?.isRunning ?? false }
+    }
+
+    /// Sends `signal` (SIGTERM for a graceful stop, SIGKILL for a crash) and waits for exit.
+    public func stop(_ component: Component, signal: Int32 = SIGTERM, timeout: Duration = .seconds(15)) async {
+        guard let process = processes.withLock({ $0.removeValue(forKey: component) }) else { return }
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// Exit status of a component that stopped by itself.
+    public func exitStatus(_ component: Component) -> Int32? {
+        processes.withLock { processes in
+            guard let process = processes[component], !process.isRunning else { return nil }
+            return process.terminationStatus
+        }
+    }
+
+    /// Stops the services in reverse start order, then the broker.
+    public func stopAll() async {
+        for component in [Component.gateway, .archiver, .router, .presence, .broker] {
+            await stop(component)
+        }
+    }
+
+    /// Waits until the gateway answers and has learnt the departments from presence.
+    public func waitUntilReady(timeout: Duration = .seconds(60)) async throws {
+        let client = ChatClient(baseURL: gatewayURL)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let reply = try? await client.request("GET", "/api/v1/departments"), reply.status == 200,
+               !(reply.body["departments"]?.array.isEmpty ?? true) {
+                return
+            }
+            for component in Component.allCases where exitStatus(component) != nil {
+                throw ClientError("\(component.rawValue) exited; see \(logFile(component).path)")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ClientError("the gateway did not become ready at \(gatewayURL); see \(logsDirectory.path)")
+    }
+}

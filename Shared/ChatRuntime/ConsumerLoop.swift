@@ -1,0 +1,157 @@
+import ChatKafka
+import ChatStore
+import ChatWire
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+
+/// A domain refusal while applying one event: the event is skipped with a log line and
+/// changes nothing. Any other error from `apply` is a fault of the store and stops the loop.
+public struct RecordRejection: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// The logic a `ConsumerLoop` drives. `apply` runs inside the batch's write transaction,
+/// which also stores the consumed offsets and any outbox records it appends.
+public protocol EventApplier: Sendable {
+    associatedtype Effect: Sendable
+    func apply(_ envelope: Envelope, record: KafkaConsumedRecord, in db: Database) throws -> [Effect]
+    /// Runs after the transaction committed (push to sockets, resolve waiters...).
+    func afterCommit(_ effects: [Effect]) async
+    /// Partitions this instance stops owning (group subscriptions only).
+    func revoked(_ partitions: [KafkaTopicPartition])
+}
+
+extension EventApplier {
+    public func afterCommit(_ effects: [Effect]) async {}
+    public func revoked(_ partitions: [KafkaTopicPartition]) {}
+}
+
+/// Reads topics and applies each new event exactly once to the service's store: offsets,
+/// processed event ids and state change commit together, so a crash anywhere resumes at the
+/// first unapplied record and a re-sent event changes nothing.
+public struct ConsumerLoop<Applier: EventApplier>: Service {
+    public enum Mode: Sendable {
+        /// Share the topics' partitions with the other members of `groupID`.
+        case group(groupID: String)
+        /// Read every partition (each instance keeps a full view).
+        case allPartitions
+    }
+
+    let name: String
+    let topics: [Topic]
+    let mode: Mode
+    let store: ServiceStore
+    let common: CommonConfiguration
+    let applier: Applier
+    let outbox: OutboxPublisher?
+    let logger: Logger
+
+    public init(name: String, topics: [Topic], mode: Mode, store: ServiceStore, common: CommonConfiguration,
+                applier: Applier, outbox: OutboxPublisher?, logger: Logger) {
+        self.name = name
+        self.topics = topics
+        self.mode = mode
+        self.store = store
+        self.common = common
+        self.applier = applier
+        self.outbox = outbox
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        guard let consumer = try await connect() else { return }
+        var lastPrune = Date()
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let records = try await consumer.poll(maxRecords: 500, timeout: .milliseconds(100))
+            if records.isEmpty { continue }
+            let (effects, nextOffsets) = try await store.database.write { db in
+                try applyBatch(records, in: db)
+            }
+            outbox?.signal()
+            await applier.afterCommit(effects)
+            if case .group = mode { consumer.commitAsync(nextOffsets) }
+            if Date().timeIntervalSince(lastPrune) > 300 {
+                lastPrune = Date()
+                try await store.database.write { try ProcessedEvents.prune($0, olderThan: 86_400) }
+            }
+        }
+        await consumer.close()
+    }
+
+    /// Creates the consumer, retrying while the broker or its topics are not there yet.
+    private func connect() async throws -> KafkaConsumer? {
+        let topicNames = topics.map(\.name)
+        let store = self.store
+        let applier = self.applier
+        let logger = self.logger
+        let startOffsets: @Sendable ([KafkaTopicPartition]) -> [KafkaTopicPartition: KafkaStartOffset] = { partitions in
+            let stored = (try? store.database.read { try ConsumerOffsets.load($0, topics: topicNames) }) ?? [:]
+            var offsets: [KafkaTopicPartition: KafkaStartOffset] = [:]
+            for partition in partitions {
+                offsets[partition] = stored[partition.topic]?[partition.partition].map { .offset($0) } ?? .beginning
+            }
+            return offsets
+        }
+        let subscription: KafkaSubscription
+        let groupID: String
+        switch mode {
+        case .group(let group):
+            groupID = group
+            subscription = .group(topics: topicNames, onAssign: startOffsets, onRevoke: { applier.revoked($0) })
+        case .allPartitions:
+            groupID = "\(common.instanceID).\(name)"
+            subscription = .allPartitions(topics: topicNames, startOffsets: startOffsets)
+        }
+        var attempt = 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let consumer = try KafkaConsumer(configuration: common.consumerConfiguration(groupID: groupID), subscription: subscription, logger: logger)
+                logger.info("consuming", metadata: ["topics": "\(topicNames)", "group": "\(groupID)"])
+                return consumer
+            } catch {
+                attempt += 1
+                logger.warning("cannot start consumer yet; retrying", metadata: ["topics": "\(topicNames)", "error": "\(error)", "attempt": "\(attempt)"])
+                try? await Task.sleep(for: .milliseconds(min(200 * attempt, 2_000)))
+            }
+        }
+        return nil
+    }
+
+    private func applyBatch(_ records: [KafkaConsumedRecord], in db: Database) throws -> ([Applier.Effect], [KafkaTopicPartition: Int64]) {
+        var effects: [Applier.Effect] = []
+        var nextOffsets: [KafkaTopicPartition: Int64] = [:]
+        for record in records {
+            nextOffsets[record.topicPartition] = record.offset + 1
+            let position: Logger.Metadata = ["topic": "\(record.topic)", "partition": "\(record.partition)", "offset": "\(record.offset)"]
+            let envelope: Envelope
+            do {
+                envelope = try WireCodec.decode(record.value)
+            } catch {
+                logger.warning("skipping unreadable record", metadata: position.merging(["error": "\(error)"]) { $1 })
+                continue
+            }
+            guard try ProcessedEvents.markNew(db, eventID: envelope.id) else {
+                logger.debug("skipping duplicate event", metadata: position.merging(["event": "\(envelope.id)"]) { $1 })
+                continue
+            }
+            do {
+                var produced: [Applier.Effect] = []
+                try db.inSavepoint {
+                    produced = try applier.apply(envelope, record: record, in: db)
+                    return .commit
+                }
+                effects += produced
+            } catch let rejection as RecordRejection {
+                logger.warning("rejected event", metadata: position.merging(["event": "\(envelope.id)", "type": "\(envelope.type.rawValue)", "reason": "\(rejection.reason)"]) { $1 })
+            }
+        }
+        for (partition, next) in nextOffsets {
+            try ConsumerOffsets.store(db, topic: partition.topic, partition: partition.partition, nextOffset: next)
+        }
+        return (effects, nextOffsets)
+    }
+}

@@ -1,0 +1,50 @@
+import ChatKafka
+import ChatStore
+import ChatWire
+import GRDB
+import Logging
+
+typealias WireIDCheck = WireID
+
+extension CommonConfiguration {
+    public func producerConfiguration() -> KafkaProducerConfiguration {
+        var configuration = KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: kafkaBootstrap, clientID: instanceID))
+        configuration.lingerMilliseconds = lingerMilliseconds
+        return configuration
+    }
+
+    public func consumerConfiguration(groupID: String) -> KafkaConsumerConfiguration {
+        var configuration = KafkaConsumerConfiguration(client: KafkaClientConfiguration(bootstrapServers: kafkaBootstrap, clientID: instanceID), groupID: groupID)
+        configuration.fetchWaitMaxMilliseconds = fetchWaitMilliseconds
+        configuration.sessionTimeoutMilliseconds = sessionTimeoutMilliseconds
+        return configuration
+    }
+}
+
+extension WireRecord {
+    public var kafkaRecord: KafkaOutgoingRecord {
+        KafkaOutgoingRecord(topic: topic.name, key: key, value: WireCodec.encode(envelope), partition: partition)
+    }
+
+    /// Adds this record to the store's outbox, inside the caller's transaction.
+    public func appendToOutbox(_ db: Database) throws {
+        try Outbox.append(db, topic: topic.name, key: Array(key.utf8), partition: partition, value: WireCodec.encode(envelope))
+    }
+}
+
+extension KafkaProducer {
+    /// Produces a wire record and waits for the broker's acknowledgement.
+    @discardableResult
+    public func send(_ record: WireRecord) async throws -> KafkaDeliveryReport {
+        try await send(record.kafkaRecord)
+    }
+}
+
+extension Logger {
+    /// A logger with the service's label and level, writing to standard error.
+    public static func service(_ label: String, level: Logger.Level) -> Logger {
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = level
+        return logger
+    }
+}

@@ -1,0 +1,120 @@
+/// The type tag of each record, with the newest schema version this build reads and writes.
+public enum EventType: String, CaseIterable, Sendable {
+    case chatStartRequested = "chat.start_requested"
+    case chatTakeRequested = "chat.take_requested"
+    case chatCloseRequested = "chat.close_requested"
+    case chatQueued = "chat.queued"
+    case chatAssigned = "chat.assigned"
+    case chatClosed = "chat.closed"
+    case requestRejected = "request.rejected"
+    case messagePosted = "message.posted"
+    case agentConnected = "agent.connected"
+    case agentDisconnected = "agent.disconnected"
+    case agentAvailabilitySet = "agent.availability_set"
+    case gatewayStarted = "gateway.started"
+    case agentPresenceChanged = "agent.presence_changed"
+    case departmentAvailabilityChanged = "department.availability_changed"
+    case transcriptRequested = "transcript.requested"
+    case transcriptAnswered = "transcript.answered"
+
+    public var schemaVersion: Int { 1 }
+}
+
+/// Every event, with its payload. One case per `EventType`.
+public enum WireEvent: Sendable, Equatable {
+    case chatStartRequested(ChatStartRequested)
+    case chatTakeRequested(ChatTakeRequested)
+    case chatCloseRequested(ChatCloseRequested)
+    case chatQueued(ChatQueued)
+    case chatAssigned(ChatAssigned)
+    case chatClosed(ChatClosed)
+    case requestRejected(RequestRejected)
+    case messagePosted(MessagePosted)
+    case agentConnected(AgentConnected)
+    case agentDisconnected(AgentDisconnected)
+    case agentAvailabilitySet(AgentAvailabilitySet)
+    case gatewayStarted(GatewayStarted)
+    case agentPresenceChanged(AgentPresenceChanged)
+    case departmentAvailabilityChanged(DepartmentAvailabilityChanged)
+    case transcriptRequested(TranscriptRequested)
+    case transcriptAnswered(TranscriptAnswered)
+
+    public var type: EventType {
+        switch self {
+        case .chatStartRequested: .chatStartRequested
+        case .chatTakeRequested: .chatTakeRequested
+        case .chatCloseRequested: .chatCloseRequested
+        case .chatQueued: .chatQueued
+        case .chatAssigned: .chatAssigned
+        case .chatClosed: .chatClosed
+        case .requestRejected: .requestRejected
+        case .messagePosted: .messagePosted
+        case .agentConnected: .agentConnected
+        case .agentDisconnected: .agentDisconnected
+        case .agentAvailabilitySet: .agentAvailabilitySet
+        case .gatewayStarted: .gatewayStarted
+        case .agentPresenceChanged: .agentPresenceChanged
+        case .departmentAvailabilityChanged: .departmentAvailabilityChanged
+        case .transcriptRequested: .transcriptRequested
+        case .transcriptAnswered: .transcriptAnswered
+        }
+    }
+
+    init(type: EventType, payload decoder: any Decoder) throws {
+        switch type {
+        case .chatStartRequested: self = .chatStartRequested(try ChatStartRequested(from: decoder))
+        case .chatTakeRequested: self = .chatTakeRequested(try ChatTakeRequested(from: decoder))
+        case .chatCloseRequested: self = .chatCloseRequested(try ChatCloseRequested(from: decoder))
+        case .chatQueued: self = .chatQueued(try ChatQueued(from: decoder))
+        case .chatAssigned: self = .chatAssigned(try ChatAssigned(from: decoder))
+        case .chatClosed: self = .chatClosed(try ChatClosed(from: decoder))
+        case .requestRejected: self = .requestRejected(try RequestRejected(from: decoder))
+        case .messagePosted: self = .messagePosted(try MessagePosted(from: decoder))
+        case .agentConnected: self = .agentConnected(try AgentConnected(from: decoder))
+        case .agentDisconnected: self = .agentDisconnected(try AgentDisconnected(from: decoder))
+        case .agentAvailabilitySet: self = .agentAvailabilitySet(try AgentAvailabilitySet(from: decoder))
+        case .gatewayStarted: self = .gatewayStarted(try GatewayStarted(from: decoder))
+        case .agentPresenceChanged: self = .agentPresenceChanged(try AgentPresenceChanged(from: decoder))
+        case .departmentAvailabilityChanged: self = .departmentAvailabilityChanged(try DepartmentAvailabilityChanged(from: decoder))
+        case .transcriptRequested: self = .transcriptRequested(try TranscriptRequested(from: decoder))
+        case .transcriptAnswered: self = .transcriptAnswered(try TranscriptAnswered(from: decoder))
+        }
+    }
+
+    func encodePayload(to encoder: any Encoder) throws {
+        switch self {
+        case .chatStartRequested(let payload): try payload.encode(to: encoder)
+        case .chatTakeRequested(let payload): try payload.encode(to: encoder)
+        case .chatCloseRequested(let payload): try payload.encode(to: encoder)
+        case .chatQueued(let payload): try payload.encode(to: encoder)
+        case .chatAssigned(let payload): try payload.encode(to: encoder)
+        case .chatClosed(let payload): try payload.encode(to: encoder)
+        case .requestRejected(let payload): try payload.encode(to: encoder)
+        case .messagePosted(let payload): try payload.encode(to: encoder)
+        case .agentConnected(let payload): try payload.encode(to: encoder)
+        case .agentDisconnected(let payload): try payload.encode(to: encoder)
+        case .agentAvailabilitySet(let payload): try payload.encode(to: encoder)
+        case .gatewayStarted(let payload): try payload.encode(to: encoder)
+        case .agentPresenceChanged(let payload): try payload.encode(to: encoder)
+        case .departmentAvailabilityChanged(let payload): try payload.encode(to: encoder)
+        case .transcriptRequested(let payload): try payload.encode(to: encoder)
+        case .transcriptAnswered(let payload): try payload.encode(to: encoder)
+        }
+    }
+}
+
+/// A record ready to produce: topic, key and envelope.
+public struct WireRecord: Sendable, Equatable {
+    public var topic: Topic
+    public var key: String
+    public var envelope: Envelope
+    /// Set only for records every partition must carry (see `GatewayStarted`).
+    public var partition: Int32?
+
+    public init(topic: Topic, key: String, envelope: Envelope, partition: Int32? = nil) {
+        self.topic = topic
+        self.key = key
+        self.envelope = envelope
+        self.partition = partition
+    }
+}

@@ -1,0 +1,272 @@
+import Foundation
+
+/// Who takes part in a conversation.
+public struct Participant: Codable, Sendable, Equatable, Hashable {
+    public enum Role: String, Codable, Sendable {
+        case visitor, agent, system
+    }
+
+    public var role: Role
+    public var id: String
+    public var displayName: String
+
+    public init(role: Role, id: String, displayName: String) {
+        self.role = role
+        self.id = id
+        self.displayName = displayName
+    }
+}
+
+// MARK: chat.commands (gateway → router)
+
+/// A visitor asks for a chat in a department. `chatId` is chosen by the gateway; the
+/// router answers with `chat.queued` or `request.rejected` on that chat's key.
+public struct ChatStartRequested: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var departmentId: String
+    public var visitor: Participant
+    public init(chatId: String, departmentId: String, visitor: Participant) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.visitor = visitor
+    }
+}
+
+/// An agent picks a waiting chat (manual pick).
+public struct ChatTakeRequested: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var departmentId: String
+    public var agent: Participant
+    public init(chatId: String, departmentId: String, agent: Participant) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.agent = agent
+    }
+}
+
+/// A participant ends a chat.
+public struct ChatCloseRequested: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var departmentId: String
+    public var requestedBy: Participant
+    public init(chatId: String, departmentId: String, requestedBy: Participant) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.requestedBy = requestedBy
+    }
+}
+
+// MARK: chat.conversations (router and gateway → gateway, archiver)
+
+public struct ChatQueued: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var departmentId: String
+    public var visitor: Participant
+    public var queuedAt: Date
+    public init(chatId: String, departmentId: String, visitor: Participant, queuedAt: Date) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.visitor = visitor
+        self.queuedAt = queuedAt
+    }
+}
+
+public struct ChatAssigned: Codable, Sendable, Equatable {
+    /// Why this agent got the chat, for audit.
+    public enum Reason: String, Codable, Sendable {
+        case manualPick = "manual_pick"
+    }
+
+    public var chatId: String
+    public var departmentId: String
+    public var agent: Participant
+    public var reason: Reason
+    public init(chatId: String, departmentId: String, agent: Participant, reason: Reason) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.agent = agent
+        self.reason = reason
+    }
+}
+
+public struct ChatClosed: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var departmentId: String
+    public var closedBy: Participant
+    public init(chatId: String, departmentId: String, closedBy: Participant) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.closedBy = closedBy
+    }
+}
+
+/// The router refused a request; nothing changed. `code` is stable, `message` is for people.
+public struct RequestRejected: Codable, Sendable, Equatable {
+    public enum Code: String, Codable, Sendable {
+        case alreadyTaken = "already_taken"
+        case alreadyOpen = "already_open"
+        case chatClosed = "chat_closed"
+        case unknownChat = "unknown_chat"
+        case departmentClosed = "department_closed"
+        case notParticipant = "not_participant"
+    }
+
+    public var chatId: String
+    public var code: Code
+    public var message: String
+    /// For `already_open`: the visitor's chat that is still open.
+    public var existingChatId: String?
+    public init(chatId: String, code: Code, message: String, existingChatId: String? = nil) {
+        self.chatId = chatId
+        self.code = code
+        self.message = message
+        self.existingChatId = existingChatId
+    }
+}
+
+/// A message in a chat, written by the gateway that received it. `messageId` is the
+/// sender's client message id, so a resent message keeps its id and is stored once.
+public struct MessagePosted: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var messageId: String
+    public var sender: Participant
+    public var text: String
+    public init(chatId: String, messageId: String, sender: Participant, text: String) {
+        self.chatId = chatId
+        self.messageId = messageId
+        self.sender = sender
+        self.text = text
+    }
+}
+
+// MARK: presence.commands (gateway → presence)
+
+public struct AgentConnected: Codable, Sendable, Equatable {
+    public var agentId: String
+    public var connectionId: String
+    public var gatewayId: String
+    public init(agentId: String, connectionId: String, gatewayId: String) {
+        self.agentId = agentId
+        self.connectionId = connectionId
+        self.gatewayId = gatewayId
+    }
+}
+
+public struct AgentDisconnected: Codable, Sendable, Equatable {
+    public var agentId: String
+    public var connectionId: String
+    public var gatewayId: String
+    public init(agentId: String, connectionId: String, gatewayId: String) {
+        self.agentId = agentId
+        self.connectionId = connectionId
+        self.gatewayId = gatewayId
+    }
+}
+
+public struct AgentAvailabilitySet: Codable, Sendable, Equatable {
+    public var agentId: String
+    public var available: Bool
+    public init(agentId: String, available: Bool) {
+        self.agentId = agentId
+        self.available = available
+    }
+}
+
+/// A gateway instance (re)started: connections it reported before are gone. Written to
+/// every partition, so each presence instance hears it.
+public struct GatewayStarted: Codable, Sendable, Equatable {
+    public var gatewayId: String
+    public init(gatewayId: String) { self.gatewayId = gatewayId }
+}
+
+// MARK: presence.agents and presence.departments (presence → router, gateway)
+
+public struct AgentPresenceChanged: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable {
+        case online, offline
+    }
+
+    public var agentId: String
+    public var displayName: String
+    public var departmentIds: [String]
+    public var status: Status
+    public var available: Bool
+    public init(agentId: String, displayName: String, departmentIds: [String], status: Status, available: Bool) {
+        self.agentId = agentId
+        self.displayName = displayName
+        self.departmentIds = departmentIds
+        self.status = status
+        self.available = available
+    }
+}
+
+public struct DepartmentAvailabilityChanged: Codable, Sendable, Equatable {
+    public var departmentId: String
+    public var displayName: String
+    /// True while at least one agent of the department is online and available.
+    public var open: Bool
+    public var availableAgents: Int
+    public init(departmentId: String, displayName: String, open: Bool, availableAgents: Int) {
+        self.departmentId = departmentId
+        self.displayName = displayName
+        self.open = open
+        self.availableAgents = availableAgents
+    }
+}
+
+// MARK: archive.queries and gateway.replies
+
+public struct TranscriptRequested: Codable, Sendable, Equatable {
+    public var chatId: String
+    /// The gateway instance waiting for the answer; the answer is keyed by it.
+    public var replyTo: String
+    public init(chatId: String, replyTo: String) {
+        self.chatId = chatId
+        self.replyTo = replyTo
+    }
+}
+
+public struct Transcript: Codable, Sendable, Equatable {
+    public struct Message: Codable, Sendable, Equatable {
+        public var messageId: String
+        public var sender: Participant
+        public var text: String
+        public var sentAt: Date
+        public init(messageId: String, sender: Participant, text: String, sentAt: Date) {
+            self.messageId = messageId
+            self.sender = sender
+            self.text = text
+            self.sentAt = sentAt
+        }
+    }
+
+    public var chatId: String
+    public var departmentId: String
+    public var visitor: Participant
+    public var agents: [Participant]
+    public var queuedAt: Date
+    public var closedAt: Date?
+    public var messages: [Message]
+    public init(chatId: String, departmentId: String, visitor: Participant, agents: [Participant], queuedAt: Date, closedAt: Date?, messages: [Message]) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.visitor = visitor
+        self.agents = agents
+        self.queuedAt = queuedAt
+        self.closedAt = closedAt
+        self.messages = messages
+    }
+}
+
+/// The archiver's answer to `transcript.requested` (causationId = the request's id).
+public struct TranscriptAnswered: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var replyTo: String
+    /// Nil when the archive holds no such chat.
+    public var transcript: Transcript?
+    public init(chatId: String, replyTo: String, transcript: Transcript?) {
+        self.chatId = chatId
+        self.replyTo = replyTo
+        self.transcript = transcript
+    }
+}

@@ -1,0 +1,39 @@
+/// Every Kafka topic of the system, with its key and partition count. Services name
+/// topics only through this catalog; the dev broker creates exactly these.
+public enum Topic: String, CaseIterable, Sendable {
+    /// Requests to the router (start, take, close). Key: department id, so one router
+    /// instance owns a department's queue and orders its requests.
+    case chatCommands = "chat.commands"
+    /// The life of each conversation: router decisions and every message. Key: chat id,
+    /// so a chat's lifecycle and messages share one ordered log.
+    case chatConversations = "chat.conversations"
+    /// What the gateway learns about agent connections and toggles. Key: agent id.
+    case presenceCommands = "presence.commands"
+    /// Latest presence of each agent (compacted in production). Key: agent id.
+    case presenceAgents = "presence.agents"
+    /// Whether each department is open (compacted in production). Key: department id.
+    case presenceDepartments = "presence.departments"
+    /// Questions to the archiver (transcripts). Key: chat id.
+    case archiveQueries = "archive.queries"
+    /// Answers addressed to one gateway instance. Key: gateway instance id.
+    case gatewayReplies = "gateway.replies"
+
+    public var name: String { rawValue }
+
+    /// Partition counts used by the dev broker and the compose topic setup.
+    public var partitions: Int {
+        switch self {
+        case .chatCommands, .chatConversations: 12
+        case .presenceCommands, .presenceAgents: 6
+        case .presenceDepartments, .archiveQueries, .gatewayReplies: 3
+        }
+    }
+
+    /// `delete` or `compact`, as created on a real Kafka cluster.
+    public var cleanupPolicy: String {
+        switch self {
+        case .presenceAgents, .presenceDepartments: "compact"
+        default: "delete"
+        }
+    }
+}
