@@ -60,6 +60,9 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
     /// librdkafka's 45 s default makes group joins and failover take tens of seconds.
     public var sessionTimeoutMilliseconds: Int = 6_000
     public var heartbeatIntervalMilliseconds: Int = 1_000
+    /// Static group membership (`group.instance.id`): an instance that restarts under the
+    /// same id takes its partitions back at once instead of waiting out its old session.
+    public var staticMemberID: String?
 
     public init(client: KafkaClientConfiguration, groupID: String) {
         self.client = client
@@ -72,6 +75,7 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
         properties["fetch.wait.max.ms"] = String(fetchWaitMaxMilliseconds)
         properties["session.timeout.ms"] = String(sessionTimeoutMilliseconds)
         properties["heartbeat.interval.ms"] = String(heartbeatIntervalMilliseconds)
+        if let staticMemberID { properties["group.instance.id"] = staticMemberID }
         // Offsets live in each service's SQLite store, in the same transaction as the
         // state they changed; Kafka's own offset store is only written for lag metrics.
         properties["enable.auto.commit"] = "false"

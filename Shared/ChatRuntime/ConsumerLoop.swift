@@ -98,9 +98,11 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
         }
         let subscription: KafkaSubscription
         let groupID: String
+        var configuration = common.consumerConfiguration(groupID: "")
         switch mode {
         case .group(let group):
             groupID = group
+            configuration.staticMemberID = "\(common.instanceID).\(name)"
             subscription = .group(topics: topicNames, onAssign: startOffsets, onRevoke: { applier.revoked($0) })
         case .allPartitions:
             groupID = "\(common.instanceID).\(name)"
@@ -109,7 +111,8 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
         var attempt = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                let consumer = try KafkaConsumer(configuration: common.consumerConfiguration(groupID: groupID), subscription: subscription, logger: logger)
+                configuration.groupID = groupID
+                let consumer = try KafkaConsumer(configuration: configuration, subscription: subscription, logger: logger)
                 logger.info("consuming", metadata: ["topics": "\(topicNames)", "group": "\(groupID)"])
                 return consumer
             } catch {

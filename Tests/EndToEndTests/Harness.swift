@@ -34,6 +34,7 @@ struct RunningSystem {
         do {
             try await body(system)
             await system.stop()
+            try? FileManager.default.removeItem(at: system.cluster.options.dataDirectory)
         } catch {
             await system.stop()
             system.printLogTails()

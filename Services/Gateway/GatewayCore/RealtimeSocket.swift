@@ -53,11 +53,16 @@ struct RealtimeSocket {
                 }
             }
         }
-        let chats = try await operations.read { try GatewayStore.openChats($0, of: caller) }
+        // Registered before this read, so nothing stored after it is missed. Pushes start
+        // after each open chat's last message; `resume` fetches earlier ones.
+        let (chats, lastSeq) = try await operations.read { db in
+            let chats = try GatewayStore.openChats(db, of: caller)
+            return (chats, try Dictionary(uniqueKeysWithValues: chats.map { ($0.chatId, try GatewayStore.lastSeq(db, chatId: $0.chatId)) }))
+        }
         continuation.yield(.frame(APIJSON.string(HelloFrame(connectionId: connectionID, role: caller.role.rawValue, id: caller.id,
-                                                            displayName: caller.displayName, chats: chats))))
+                                                            displayName: caller.displayName, chats: chats, lastSeq: lastSeq))))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await write(pushes, to: outbound, caller: caller) }
+            group.addTask { try await write(pushes, to: outbound, cursors: lastSeq) }
             group.addTask {
                 for try await message in inbound.messages(maxSize: 65_536) {
                     await handle(message, from: caller, reply: continuation)
@@ -71,8 +76,8 @@ struct RealtimeSocket {
 
     /// Sends pushes in order. Messages go out through per-chat cursors read from the
     /// store, so each socket gets every message of its chats once, in order, with no gap.
-    private func write(_ pushes: AsyncStream<SocketPush>, to outbound: WebSocketOutboundWriter, caller: Caller) async throws {
-        var cursors: [String: Int] = [:]
+    private func write(_ pushes: AsyncStream<SocketPush>, to outbound: WebSocketOutboundWriter, cursors initial: [String: Int]) async throws {
+        var cursors = initial
         for await push in pushes {
             switch push {
             case .frame(let text):
@@ -161,6 +166,8 @@ struct HelloFrame: Encodable {
     var displayName: String
     /// The caller's open chats (visitor: own; agent: assigned).
     var chats: [ChatView]
+    /// Per open chat, the seq of its last message when the socket opened.
+    var lastSeq: [String: Int]
 }
 
 struct MessageFrame: Encodable {

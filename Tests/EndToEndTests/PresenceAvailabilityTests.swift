@@ -1,0 +1,54 @@
+import ChatDevKit
+import Foundation
+import Testing
+
+/// Bugs peers' users keep filing about availability and the chat button.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct PresenceAvailabilityTests {
+    @Test func aSecondTabDoesNotFlipAnUnavailableAgentToAvailable() async throws {
+        try await RunningSystem.with { system in
+            let alice = try await system.connectAgent("alice")
+            await alice.socket.send(["type": "availability.set", "available": false])
+            try await system.waitForDepartment("support", open: false)
+
+            // A second tab (or device) of the same agent connects.
+            let secondTab = try await system.client.socket(token: alice.token)
+            _ = try await secondTab.next(type: "hello")
+            try await Task.sleep(for: .seconds(1))
+            let departments = try await system.client.request("GET", "/api/v1/departments")
+            let support = departments.body["departments"]?.array.first { $0["departmentId"]?.string == "support" }
+            #expect(support?["open"]?.bool == false, "the second tab left the chosen availability alone")
+
+            // Choosing available again opens the department for everyone.
+            await secondTab.send(["type": "availability.set", "available": true])
+            try await system.waitForDepartment("support", open: true)
+        }
+    }
+
+    @Test func theButtonClosesWhenTheLastAgentLeavesAndChatsCannotStart() async throws {
+        try await RunningSystem.with(environment: ["PRESENCE_GRACE_SECONDS": "1"]) { system in
+            let alice = try await system.connectAgent("alice")
+            let watcher = try await system.client.visitor(named: "Watcher")
+            let widget = try await system.client.socket(token: watcher.token)
+            _ = try await widget.next(type: "hello")
+
+            // A reload within the grace period keeps the department open.
+            await alice.socket.abort()
+            let reloaded = try await system.client.socket(token: alice.token)
+            _ = try await reloaded.next(type: "hello")
+            try await Task.sleep(for: .seconds(2))
+            try await system.waitForDepartment("support", open: true)
+
+            // The last agent leaves: after the grace period the widget is told, and a start
+            // request is refused.
+            await reloaded.close()
+            let closed = try await widget.next(timeout: .seconds(10)) {
+                $0["type"]?.string == "department.updated" && $0["department"]?["departmentId"]?.string == "support" && $0["department"]?["open"]?.bool == false
+            }
+            #expect(closed["department"]?["availableAgents"]?.int == 0)
+            let refused = try await system.client.request("POST", "/api/v1/chats", token: watcher.token, json: ["departmentId": "support"])
+            #expect(refused.status == 409)
+            #expect(refused.body["error"]?["code"]?.string == "department_closed")
+        }
+    }
+}
