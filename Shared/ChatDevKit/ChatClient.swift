@@ -54,8 +54,12 @@ public struct ChatClient: Sendable {
         return token
     }
 
-    public func socket(token: String) async throws -> ChatSocket {
-        let url = baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/api/v1/socket?token=\(token)"
+    /// Opens a socket; `resume` maps chat ids to the last seq the client already has.
+    public func socket(token: String, resume: [String: Int] = [:]) async throws -> ChatSocket {
+        var url = baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/api/v1/socket?token=\(token)"
+        if !resume.isEmpty {
+            url += "&resume=" + resume.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")
+        }
         return try await ChatSocket.connect(url: url)
     }
 }

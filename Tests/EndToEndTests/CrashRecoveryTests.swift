@@ -102,9 +102,8 @@ struct CrashRecoveryTests {
                 _ = try await client.request("POST", "/api/v1/chats/\(chatId)/messages", token: agent.token,
                                              json: ["clientMessageId": "a-\(index)", "text": "reply \(index)"])
             }
-            let secondTab = try await client.socket(token: visitor.token)
+            let secondTab = try await client.socket(token: visitor.token, resume: [chatId: seen.last?["seq"]?.int ?? 0])
             _ = try await secondTab.next(type: "hello")
-            await secondTab.send(["type": "resume", "chatId": chatId, "afterSeq": seen.last?["seq"]?.int ?? 0])
             let resumed = try await secondTab.messages(3, of: chatId)
             #expect(resumed.map { $0["text"]?.string } == ["reply 4", "reply 5", "reply 6"])
             #expect(resumed.map { $0["seq"]?.int } == [4, 5, 6])

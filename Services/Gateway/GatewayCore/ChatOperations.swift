@@ -148,6 +148,9 @@ final class ChatOperations: Sendable {
 
     func setAvailability(_ available: Bool, agent: Caller) async throws {
         guard agent.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents have an availability.") }
+        guard try await read({ try GatewayStore.agent($0, id: agent.id)?.status }) == "online" else {
+            throw APIError(.conflict, "agent_offline", "Connect the console first: availability applies to online agents.")
+        }
         try await publish(.presenceCommands, key: agent.id, .agentAvailabilitySet(AgentAvailabilitySet(agentId: agent.id, available: available)))
     }
 

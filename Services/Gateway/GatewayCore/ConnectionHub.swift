@@ -7,8 +7,6 @@ enum SocketPush: Sendable {
     case frame(String)
     /// Send every stored message of the chat after what this socket already got.
     case catchUp(chatId: String)
-    /// Start the chat's cursor at `afterSeq` (the client had those), then catch up.
-    case resume(chatId: String, afterSeq: Int)
 }
 
 /// The open WebSockets of this gateway instance and who is behind each, so committed

@@ -22,17 +22,38 @@ struct RealtimeSocket {
         }
         let token = components.queryItems?.first { $0.name == "token" }?.value
         let caller = token.flatMap { signer.verify($0) }
+        let resume = Self.resumePoints(components.queryItems?.first { $0.name == "resume" }?.value)
         return .upgrade([:]) { inbound, outbound, _ in
             guard let caller else {
                 try await outbound.write(.text(APIJSON.string(ErrorFrame(code: "unauthorized", message: "A valid access token is required."))))
                 try await outbound.close(.policyViolation, reason: "unauthorized")
                 return
             }
-            try await serve(caller: caller, inbound: inbound, outbound: outbound)
+            guard let resume else {
+                try await outbound.write(.text(APIJSON.string(ErrorFrame(code: "malformed_request", message: "resume must be chatId:afterSeq pairs separated by commas."))))
+                try await outbound.close(.policyViolation, reason: "malformed resume")
+                return
+            }
+            try await serve(caller: caller, resume: resume, inbound: inbound, outbound: outbound)
         }
     }
 
-    private func serve(caller: Caller, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+    /// `resume=chatA:12,chatB:0`: for each chat, the seq of the last message the client
+    /// has. Nil when malformed; empty when absent.
+    static func resumePoints(_ text: String?) -> [String: Int]? {
+        guard let text, !text.isEmpty else { return [:] }
+        var points: [String: Int] = [:]
+        for pair in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = pair.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count >= 2, let seq = Int(parts.last!), seq >= 0 else { return nil }
+            let chatId = parts.dropLast().joined(separator: ":")
+            guard WireID.isValid(chatId) else { return nil }
+            points[chatId] = seq
+        }
+        return points
+    }
+
+    private func serve(caller: Caller, resume: [String: Int], inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let connectionID = WireID.make()
         let departments = Set(try await operations.agentDepartments(caller))
         let (pushes, continuation) = AsyncStream.makeStream(of: SocketPush.self, bufferingPolicy: .bufferingOldest(10_000))
@@ -53,16 +74,30 @@ struct RealtimeSocket {
                 }
             }
         }
-        // Registered before this read, so nothing stored after it is missed. Pushes start
-        // after each open chat's last message; `resume` fetches earlier ones.
+        // Registered before this read, so nothing stored after it is missed. Each open chat
+        // starts where the client said it is (`resume`), else after its last message.
         let (chats, lastSeq) = try await operations.read { db in
             let chats = try GatewayStore.openChats(db, of: caller)
             return (chats, try Dictionary(uniqueKeysWithValues: chats.map { ($0.chatId, try GatewayStore.lastSeq(db, chatId: $0.chatId)) }))
         }
-        continuation.yield(.frame(APIJSON.string(HelloFrame(connectionId: connectionID, role: caller.role.rawValue, id: caller.id,
-                                                            displayName: caller.displayName, chats: chats, lastSeq: lastSeq))))
+        var cursors = lastSeq
+        var refused: [String] = []
+        for (chatId, afterSeq) in resume {
+            let visible = lastSeq[chatId] != nil ? true : (try? await operations.visibleChat(chatId, to: caller)) != nil
+            if visible { cursors[chatId] = afterSeq } else { refused.append(chatId) }
+        }
+        // Written before the writer starts, so `hello` is always the first frame.
+        try await outbound.write(.text(APIJSON.string(HelloFrame(connectionId: connectionID, role: caller.role.rawValue, id: caller.id,
+                                                                 displayName: caller.displayName, chats: chats, lastSeq: lastSeq))))
+        for chatId in refused.sorted() {
+            try await outbound.write(.text(APIJSON.string(ErrorFrame(code: "chat_not_found", message: "Cannot resume a chat that is not yours.", chatId: chatId))))
+        }
+        for chatId in resume.keys.sorted() where !refused.contains(chatId) {
+            continuation.yield(.catchUp(chatId: chatId))
+        }
+        let startCursors = cursors
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await write(pushes, to: outbound, cursors: lastSeq) }
+            group.addTask { try await write(pushes, to: outbound, cursors: startCursors) }
             group.addTask {
                 for try await message in inbound.messages(maxSize: 65_536) {
                     await handle(message, from: caller, reply: continuation)
@@ -82,9 +117,6 @@ struct RealtimeSocket {
             switch push {
             case .frame(let text):
                 try await outbound.write(.text(text))
-            case .resume(let chatId, let afterSeq):
-                cursors[chatId] = afterSeq
-                try await catchUp(chatId, cursors: &cursors, outbound: outbound)
             case .catchUp(let chatId):
                 try await catchUp(chatId, cursors: &cursors, outbound: outbound)
             }
@@ -110,7 +142,6 @@ struct RealtimeSocket {
         var chatId: String?
         var clientMessageId: String?
         var text: String?
-        var afterSeq: Int?
         var available: Bool?
     }
 
@@ -137,12 +168,6 @@ struct RealtimeSocket {
                 }
                 let accepted = try await operations.post(chatId: chatId, clientMessageId: clientMessageId, text: text, sender: caller)
                 send(AcceptedFrame(chatId: accepted.chatId, clientMessageId: accepted.messageId))
-            case "resume":
-                guard let chatId = frame.chatId, let afterSeq = frame.afterSeq, afterSeq >= 0 else {
-                    throw APIError.malformed("resume needs chatId and afterSeq (0 or more).")
-                }
-                _ = try await operations.visibleChat(chatId, to: caller)
-                reply.yield(.resume(chatId: chatId, afterSeq: afterSeq))
             case "availability.set":
                 guard let available = frame.available else { throw APIError.malformed("availability.set needs available (true or false).") }
                 try await operations.setAvailability(available, agent: caller)
@@ -166,7 +191,8 @@ struct HelloFrame: Encodable {
     var displayName: String
     /// The caller's open chats (visitor: own; agent: assigned).
     var chats: [ChatView]
-    /// Per open chat, the seq of its last message when the socket opened.
+    /// Per open chat, the seq of its last message when the socket opened. Messages after
+    /// it (or after the `resume` point the client gave) are pushed.
     var lastSeq: [String: Int]
 }
 

@@ -123,15 +123,16 @@ public struct PresenceState: Sendable {
             return .failure(PresenceRefusal(reason: "unknown agent \(agentId)"))
         }
         let before = agent
-        let openBefore = departments.filter { isOpen($0.id) }.map(\.id)
         change(&agent)
         guard agent != before else { return .success([]) }
         agents[agentId] = agent
         var actions: [PresenceAction] = [.saveAgent(agent)]
         if agent.status != before.status || agent.available != before.available {
             actions.append(publishAgent(agent, cause: cause, now: now))
-            let openAfter = departments.filter { isOpen($0.id) }.map(\.id)
-            for department in departments where openBefore.contains(department.id) != openAfter.contains(department.id) {
+        }
+        if before.isTakingChats != agent.isTakingChats {
+            // Each of the agent's departments gained or lost one available agent.
+            for department in departments where agent.departmentIds.contains(department.id) {
                 actions.append(publishDepartment(department, cause: cause, now: now))
             }
         }

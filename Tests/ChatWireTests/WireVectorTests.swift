@@ -1,0 +1,117 @@
+@testable import ChatWire
+import Foundation
+import Testing
+
+/// One sample of every event type. The files in Vectors/ are the documented form
+/// (docs/wire-format.md); a change to either side fails here.
+enum Samples {
+    static let time = WireTime.parse("2026-11-23T10:15:30.250Z")!
+    static let visitor = Participant(role: .visitor, id: "v-7f3c", displayName: "Grete Müller")
+    static let agent = Participant(role: .agent, id: "alice", displayName: "Alice Adams")
+
+    static let events: [WireEvent] = [
+        .chatStartRequested(ChatStartRequested(chatId: "c-1", departmentId: "support", visitor: visitor)),
+        .chatTakeRequested(ChatTakeRequested(chatId: "c-1", departmentId: "support", agent: agent)),
+        .chatCloseRequested(ChatCloseRequested(chatId: "c-1", departmentId: "support", requestedBy: agent)),
+        .chatQueued(ChatQueued(chatId: "c-1", departmentId: "support", visitor: visitor, queuedAt: time)),
+        .chatAssigned(ChatAssigned(chatId: "c-1", departmentId: "support", agent: agent, reason: .manualPick)),
+        .chatClosed(ChatClosed(chatId: "c-1", departmentId: "support", closedBy: agent)),
+        .requestRejected(RequestRejected(chatId: "c-2", code: .alreadyOpen, message: "You already have an open chat with this department.", existingChatId: "c-1")),
+        .messagePosted(MessagePosted(chatId: "c-1", messageId: "m-1", sender: visitor, text: "Grüß Gott! 👋")),
+        .agentConnected(AgentConnected(agentId: "alice", connectionId: "k-1", gatewayId: "gateway-1")),
+        .agentDisconnected(AgentDisconnected(agentId: "alice", connectionId: "k-1", gatewayId: "gateway-1")),
+        .agentAvailabilitySet(AgentAvailabilitySet(agentId: "alice", available: false)),
+        .gatewayStarted(GatewayStarted(gatewayId: "gateway-1")),
+        .agentPresenceChanged(AgentPresenceChanged(agentId: "alice", displayName: "Alice Adams", departmentIds: ["support", "sales"], status: .online, available: true)),
+        .departmentAvailabilityChanged(DepartmentAvailabilityChanged(departmentId: "support", displayName: "Customer Support", open: true, availableAgents: 1)),
+        .transcriptRequested(TranscriptRequested(chatId: "c-1", replyTo: "gateway-1")),
+        .transcriptAnswered(TranscriptAnswered(chatId: "c-1", replyTo: "gateway-1", transcript: Transcript(
+            chatId: "c-1", departmentId: "support", visitor: visitor, agents: [agent], queuedAt: time, closedAt: time.addingTimeInterval(300),
+            messages: [Transcript.Message(messageId: "m-1", sender: visitor, text: "Grüß Gott! 👋", sentAt: time.addingTimeInterval(5))]))),
+    ]
+
+    static func envelope(_ event: WireEvent) -> Envelope {
+        Envelope(id: "e-\(event.type.rawValue)", occurredAt: time, correlationID: "r-1", causationID: "e-cause", producer: "gateway-1", event: event)
+    }
+}
+
+@Suite struct WireVectorTests {
+    static let vectors = Bundle.module.url(forResource: "Vectors", withExtension: nil)!
+
+    @Test func everyEventTypeHasASample() {
+        #expect(Set(Samples.events.map(\.type)) == Set(EventType.allCases))
+    }
+
+    @Test(arguments: Samples.events)
+    func goldenVectorMatches(_ event: WireEvent) throws {
+        let expected = Samples.envelope(event)
+        let file = Self.vectors.appendingPathComponent("\(event.type.rawValue).json")
+        if ProcessInfo.processInfo.environment["CHAT_RECORD_VECTORS"] == "1" {
+            let pretty = try JSONSerialization.data(withJSONObject: JSONSerialization.jsonObject(with: Data(WireCodec.encode(expected))),
+                                                    options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Vectors/\(event.type.rawValue).json")
+            try (pretty + Data("\n".utf8)).write(to: source)
+            Issue.record("recorded \(source.path); run again without CHAT_RECORD_VECTORS")
+            return
+        }
+        let bytes = try Data(contentsOf: file)
+        #expect(try WireCodec.decode(Array(bytes)) == expected, "the documented JSON reads as the sample")
+        let encoded = try JSONSerialization.jsonObject(with: Data(WireCodec.encode(expected))) as? NSDictionary
+        let documented = try JSONSerialization.jsonObject(with: bytes) as? NSDictionary
+        #expect(encoded == documented, "the sample writes as the documented JSON")
+    }
+
+    @Test func unknownFieldsAreIgnored() throws {
+        let text = #"""
+        {"id":"e-9","type":"agent.availability_set","schemaVersion":1,"occurredAt":"2026-11-23T10:15:30.250Z",
+         "producer":"gateway-7","addedLater":{"x":1},
+         "payload":{"agentId":"bob","available":true,"reason":"back from lunch"}}
+        """#
+        let envelope = try WireCodec.decode(Array(text.utf8))
+        #expect(envelope.event == .agentAvailabilitySet(AgentAvailabilitySet(agentId: "bob", available: true)))
+        #expect(envelope.correlationID == nil)
+    }
+
+    @Test func unreadableRecordsGiveStableErrorCodes() {
+        func code(_ text: String) -> WireError.Code? {
+            do {
+                _ = try WireCodec.decode(Array(text.utf8))
+                return nil
+            } catch {
+                return error.code
+            }
+        }
+        #expect(code("not json") == .malformed)
+        #expect(code("{}") == .malformed)
+        #expect(code(#"{"id":"1","type":"chat.teleported","schemaVersion":1,"occurredAt":"2026-11-23T10:15:30Z","producer":"x","payload":{}}"#) == .unknownType)
+        #expect(code(#"{"id":"1","type":"chat.closed","schemaVersion":2,"occurredAt":"2026-11-23T10:15:30Z","producer":"x","payload":{}}"#) == .unsupportedVersion)
+        #expect(code(#"{"id":"1","type":"chat.closed","schemaVersion":1,"occurredAt":"yesterday","producer":"x","payload":{}}"#) == .malformed)
+        #expect(code(#"{"id":"1","type":"chat.closed","schemaVersion":1,"occurredAt":"2026-11-23T10:15:30Z","producer":"x","payload":{"chatId":"c"}}"#) == .malformed)
+    }
+
+    @Test func timesKeepMilliseconds() throws {
+        let envelope = Samples.envelope(.gatewayStarted(GatewayStarted(gatewayId: "g")))
+        let text = String(decoding: WireCodec.encode(envelope), as: UTF8.self)
+        #expect(text.contains(#""occurredAt":"2026-11-23T10:15:30.250Z""#))
+        #expect(try WireCodec.decode(WireCodec.encode(envelope)).occurredAt == Samples.time)
+    }
+
+    @Test func identifiersAreChecked() {
+        #expect(WireID.isValid("c-1"))
+        #expect(WireID.isValid(WireID.make()))
+        #expect(!WireID.isValid(""))
+        #expect(!WireID.isValid("a b"))
+        #expect(!WireID.isValid("<script>"))
+        #expect(!WireID.isValid(String(repeating: "a", count: 129)))
+    }
+
+    @Test func topicCatalogIsConsistent() {
+        #expect(Set(Topic.allCases.map(\.name)).count == Topic.allCases.count)
+        #expect(Topic.allCases.allSatisfy { $0.partitions > 0 })
+        #expect(Topic.presenceAgents.cleanupPolicy == "compact")
+    }
+}
+
+extension WireEvent: CustomTestStringConvertible {
+    public var testDescription: String { type.rawValue }
+}

@@ -1,0 +1,101 @@
+import ChatWire
+import Foundation
+@testable import RouterCore
+import Testing
+
+@Suite struct RouterStateTests {
+    let visitor = Participant(role: .visitor, id: "v-1", displayName: "Vera")
+    let alice = Participant(role: .agent, id: "alice", displayName: "Alice")
+    let bob = Participant(role: .agent, id: "bob", displayName: "Bob")
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func command(_ event: WireEvent) -> Envelope { Envelope(producer: "test", event: event) }
+
+    func openState() -> RouterState { RouterState(openDepartments: ["support"]) }
+
+    func published(_ actions: [RouterAction]) -> [WireEvent] {
+        actions.compactMap { if case .publish(let record) = $0 { record.envelope.event } else { nil } }
+    }
+
+    func rejection(_ actions: [RouterAction]) -> RequestRejected.Code? {
+        guard actions.count == 1, case .requestRejected(let rejected) = published(actions).first else { return nil }
+        return rejected.code
+    }
+
+    func handle(_ state: inout RouterState, _ event: WireEvent, closed: Set<String> = []) -> [RouterAction] {
+        state.handle(command(event), producer: "router-test", now: now) { closed.contains($0) }
+    }
+
+    @Test func startQueuesAChatAndAnswersOnItsKeyWithTheCause() {
+        var state = openState()
+        let start = command(.chatStartRequested(ChatStartRequested(chatId: "c-1", departmentId: "support", visitor: visitor)))
+        let actions = state.handle(start, producer: "router-test", now: now) { _ in false }
+        #expect(actions.first == .saveChat(RoutedChat(id: "c-1", departmentId: "support", visitor: visitor, status: .queued, agent: nil, queuedAt: now)))
+        guard case .publish(let record) = actions.last else { Issue.record("no event"); return }
+        #expect(record.topic == .chatConversations)
+        #expect(record.key == "c-1")
+        #expect(record.envelope.causationID == start.id)
+        #expect(record.envelope.event == .chatQueued(ChatQueued(chatId: "c-1", departmentId: "support", visitor: visitor, queuedAt: now)))
+    }
+
+    @Test func aSecondStartOfTheSameVisitorReturnsTheOpenChat() {
+        var state = openState()
+        _ = handle(&state, .chatStartRequested(ChatStartRequested(chatId: "c-1", departmentId: "support", visitor: visitor)))
+        let again = handle(&state, .chatStartRequested(ChatStartRequested(chatId: "c-2", departmentId: "support", visitor: visitor)))
+        guard case .requestRejected(let rejected) = published(again).first else { Issue.record("expected a rejection"); return }
+        #expect(rejected.code == .alreadyOpen)
+        #expect(rejected.existingChatId == "c-1")
+        #expect(state.openChats.count == 1)
+    }
+
+    @Test func aClosedDepartmentTakesNoChats() {
+        var state = RouterState()
+        #expect(rejection(handle(&state, .chatStartRequested(ChatStartRequested(chatId: "c-1", departmentId: "support", visitor: visitor)))) == .departmentClosed)
+        _ = handle(&state, .departmentAvailabilityChanged(DepartmentAvailabilityChanged(departmentId: "support", displayName: "S", open: true, availableAgents: 1)))
+        #expect(published(handle(&state, .chatStartRequested(ChatStartRequested(chatId: "c-1", departmentId: "support", visitor: visitor)))).count == 1)
+        #expect(state.openChats["c-1"]?.status == .queued)
+    }
+
+    @Test func exactlyOneOfTwoAgentsTakesAChat() {
+        var state = openState()
+        _ = handle(&state, .chatStartRequested(ChatStartRequested(chatId: "c-1", departmentId: "support", visitor: visitor)))
+        let first = handle(&state, .chatTakeRequested(ChatTakeRequested(chatId: "c-1", departmentId: "support", agent: alice)))
+        let second = handle(&state, .chatTakeRequested(ChatTakeRequested(chatId: "c-1", departmentId: "support", agent: bob)))
+        #expect(published(first) == [.chatAssigned(ChatAssigned(chatId: "c-1", departmentId: "support", agent: alice, reason: .manualPick))])
+        #expect(rejection(second) == .alreadyTaken)
+        #expect(state.openChats["c-1"]?.agent == alice)
+    }
+
+    @Test func invalidTransitionsAreRefusedAndChangeNothing() {
+        var state = openState()
+        _ = handle(&state, .chatStartRequested(ChatStartRequested(chatId: "c-1", departmentId: "support", visitor: visitor)))
+        let before = state.openChats
+        #expect(rejection(handle(&state, .chatTakeRequested(ChatTakeRequested(chatId: "nope", departmentId: "support", agent: alice)))) == .unknownChat)
+        #expect(rejection(handle(&state, .chatTakeRequested(ChatTakeRequested(chatId: "c-1", departmentId: "sales", agent: alice)))) == .unknownChat)
+        #expect(rejection(handle(&state, .chatCloseRequested(ChatCloseRequested(chatId: "c-1", departmentId: "support", requestedBy: bob)))) == .notParticipant)
+        #expect(rejection(handle(&state, .chatTakeRequested(ChatTakeRequested(chatId: "old", departmentId: "support", agent: alice)), closed: ["old"])) == .chatClosed)
+        #expect(state.openChats == before)
+    }
+
+    @Test func closingFreesTheVisitorForANewChat() {
+        var state = openState()
+        _ = handle(&state, .chatStartRequested(ChatStartRequested(chatId: "c-1", departmentId: "support", visitor: visitor)))
+        let closed = handle(&state, .chatCloseRequested(ChatCloseRequested(chatId: "c-1", departmentId: "support", requestedBy: visitor)))
+        #expect(published(closed) == [.chatClosed(ChatClosed(chatId: "c-1", departmentId: "support", closedBy: visitor))])
+        #expect(state.openChats.isEmpty)
+        #expect(rejection(handle(&state, .chatCloseRequested(ChatCloseRequested(chatId: "c-1", departmentId: "support", requestedBy: visitor)), closed: ["c-1"])) == .chatClosed)
+        #expect(published(handle(&state, .chatStartRequested(ChatStartRequested(chatId: "c-2", departmentId: "support", visitor: visitor)))).count == 1)
+    }
+
+    @Test func stateRestoredFromTheStoreKeepsOwnership() {
+        let chat = RoutedChat(id: "c-1", departmentId: "support", visitor: visitor, status: .assigned, agent: alice, queuedAt: now)
+        var state = RouterState(openChats: [chat], openDepartments: ["support"])
+        let take = state.handle(Envelope(producer: "t", event: .chatTakeRequested(ChatTakeRequested(chatId: "c-1", departmentId: "support", agent: bob))),
+                                producer: "r", now: now) { _ in false }
+        guard case .publish(let record) = take.first, case .requestRejected(let rejected) = record.envelope.event else {
+            Issue.record("expected a rejection")
+            return
+        }
+        #expect(rejected.code == .alreadyTaken)
+    }
+}
