@@ -18,13 +18,30 @@ struct DevBroker: ParsableCommand {
     @Option(help: "Number of mock brokers.")
     var brokers: Int = 1
 
+    @Option(help: "An extra topic as name:partitions (repeatable), e.g. for benchmarks.")
+    var extraTopic: [String] = []
+
     func validate() throws {
         guard (1...5).contains(brokers) else { throw ValidationError("--brokers must be between 1 and 5") }
+        _ = try extraTopics()
+    }
+
+    func extraTopics() throws -> [(name: String, partitions: Int)] {
+        try extraTopic.map { text in
+            let parts = text.split(separator: ":")
+            guard parts.count == 2, let partitions = Int(parts[1]), (1...100).contains(partitions), !parts[0].isEmpty else {
+                throw ValidationError("--extra-topic must be name:partitions with 1 to 100 partitions, got '\(text)'")
+            }
+            return (String(parts[0]), partitions)
+        }
     }
 
     func run() throws {
         let cluster = try KafkaMockCluster(brokers: brokers)
         for topic in Topic.allCases {
+            try cluster.createTopic(topic.name, partitions: topic.partitions)
+        }
+        for topic in try extraTopics() {
             try cluster.createTopic(topic.name, partitions: topic.partitions)
         }
         let bootstrap = cluster.bootstrapServers

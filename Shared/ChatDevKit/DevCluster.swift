@@ -18,12 +18,15 @@ public final class DevCluster: Sendable {
         public var gatewayPort: Int
         /// Extra environment for every service (e.g. `PRESENCE_GRACE_SECONDS`).
         public var environment: [String: String]
+        /// Extra `dev-broker` arguments (e.g. `--extra-topic bench:12`).
+        public var brokerArguments: [String]
 
-        public init(binDirectory: URL, dataDirectory: URL, gatewayPort: Int, environment: [String: String] = [:]) {
+        public init(binDirectory: URL, dataDirectory: URL, gatewayPort: Int, environment: [String: String] = [:], brokerArguments: [String] = []) {
             self.binDirectory = binDirectory
             self.dataDirectory = dataDirectory
             self.gatewayPort = gatewayPort
             self.environment = environment
+            self.brokerArguments = brokerArguments
         }
     }
 
@@ -76,7 +79,7 @@ public final class DevCluster: Sendable {
     public func startBroker() async throws {
         let bootstrapFile = options.dataDirectory.appendingPathComponent("broker.bootstrap")
         try? FileManager.default.removeItem(at: bootstrapFile)
-        try launch(.broker, arguments: ["--bootstrap-file", bootstrapFile.path], environment: [:])
+        try launch(.broker, arguments: ["--bootstrap-file", bootstrapFile.path] + options.brokerArguments, environment: [:])
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             if let text = try? String(contentsOf: bootstrapFile, encoding: .utf8), !text.isEmpty {

@@ -1,0 +1,188 @@
+import ArgumentParser
+import ChatDevKit
+import ChatKafka
+import Foundation
+import Logging
+
+/// Measures visitor→agent message latency through the running system (HTTP, WebSocket,
+/// gateway, Kafka, gateway view, WebSocket push) at a fixed rate, next to the bare broker
+/// floor (producer→consumer on the same broker with the same settings).
+@main
+struct ChatBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat-bench",
+        abstract: "End-to-end message latency p50/p99 versus the broker floor. Build first: swift build -c release")
+
+    @Option(help: "Messages per second, in total.")
+    var rate: Int = 200
+
+    @Option(help: "Seconds of measurement per phase.")
+    var seconds: Int = 10
+
+    @Option(help: "Concurrent chats (visitor and agent socket pairs).")
+    var chats: Int = 10
+
+    static let floorTopic = "bench.floor"
+
+    func validate() throws {
+        guard (1...5_000).contains(rate) else { throw ValidationError("--rate must be 1...5000") }
+        guard (1...600).contains(seconds) else { throw ValidationError("--seconds must be 1...600") }
+        guard (1...100).contains(chats) else { throw ValidationError("--chats must be 1...100") }
+    }
+
+    func run() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("livechat-bench-\(UUID().uuidString.prefix(8))")
+        let cluster = DevCluster(options: .init(
+            binDirectory: DevCluster.defaultBinDirectory(), dataDirectory: data, gatewayPort: DevCluster.freePort(),
+            environment: ["CHAT_LOG_LEVEL": "warning"], brokerArguments: ["--extra-topic", "\(Self.floorTopic):12"]))
+        print("starting the system (binaries from \(cluster.options.binDirectory.path))")
+        try await cluster.startAll()
+        defer { try? FileManager.default.removeItem(at: data) }
+        do {
+            let floor = try await measureFloor(bootstrap: cluster.bootstrap ?? "")
+            let endToEnd = try await measureEndToEnd(client: ChatClient(baseURL: cluster.gatewayURL))
+            await cluster.stopAll()
+            report(floor: floor, endToEnd: endToEnd)
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+    }
+
+    // MARK: Broker floor
+
+    func measureFloor(bootstrap: String) async throws -> [Double] {
+        let logger = Logger(label: "bench")
+        var producerConfiguration = KafkaProducerConfiguration(client: .init(bootstrapServers: bootstrap, clientID: "bench-producer"))
+        producerConfiguration.lingerMilliseconds = 2
+        let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(client: .init(bootstrapServers: bootstrap, clientID: "bench-consumer"), groupID: "bench"),
+            subscription: .allPartitions(topics: [Self.floorTopic], startOffsets: { partitions in
+                Dictionary(uniqueKeysWithValues: partitions.map { ($0, KafkaStartOffset.end) })
+            }),
+            logger: logger)
+        let clock = ContinuousClock()
+        let origin = clock.now
+        let total = rate * seconds
+        let receiver = Task { () throws -> [Double] in
+            var latencies: [Double] = []
+            let deadline = clock.now + .seconds(seconds + 15)
+            while latencies.count < total, clock.now < deadline {
+                for record in try await consumer.poll(maxRecords: 1_000, timeout: .milliseconds(50)) {
+                    let sentNanoseconds = record.value.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }
+                    let now = origin.duration(to: clock.now)
+                    latencies.append(Double(now.components.seconds * 1_000_000_000 + now.components.attoseconds / 1_000_000_000 - sentNanoseconds) / 1_000_000)
+                }
+            }
+            return latencies
+        }
+        try await Task.sleep(for: .seconds(2)) // assignment and first fetch
+        print("broker floor: \(total) records at \(rate)/s over 12 partitions")
+        try await paced(total) { index in
+            let elapsed = origin.duration(to: clock.now)
+            var nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+            let value = withUnsafeBytes(of: &nanoseconds) { Array($0) }
+            _ = try producer.enqueue(KafkaOutgoingRecord(topic: Self.floorTopic, key: "chat-\(index % 97)", value: value))
+        }
+        let latencies = try await receiver.value
+        await consumer.close()
+        await producer.shutdown()
+        guard latencies.count == total else { throw ClientError("floor: received \(latencies.count) of \(total)") }
+        return latencies
+    }
+
+    // MARK: Through the system
+
+    struct Conversation {
+        var chatId: String
+        var visitor: ChatSocket
+        var agent: ChatSocket
+    }
+
+    func measureEndToEnd(client: ChatClient) async throws -> [Double] {
+        let agentToken = try await client.agent("alice")
+        let agentSocket = try await client.socket(token: agentToken)
+        _ = try await agentSocket.next(type: "hello")
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let reply = try await client.request("GET", "/api/v1/departments")
+            if reply.body["departments"]?.array.contains(where: { $0["departmentId"]?.string == "support" && $0["open"]?.bool == true }) == true { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        var conversations: [Conversation] = []
+        for index in 0..<chats {
+            let visitor = try await client.visitor(named: "Bench \(index)")
+            let start = try await client.request("POST", "/api/v1/chats", token: visitor.token, json: ["departmentId": "support"])
+            guard let chatId = start.body["chat"]?["chatId"]?.string else { throw ClientError("start failed: \(start.text)") }
+            let take = try await client.request("POST", "/api/v1/chats/\(chatId)/take", token: agentToken)
+            guard take.status == 200 else { throw ClientError("take failed: \(take.text)") }
+            let socket = try await client.socket(token: visitor.token)
+            _ = try await socket.next(type: "hello")
+            conversations.append(Conversation(chatId: chatId, visitor: socket, agent: agentSocket))
+        }
+        let total = rate * seconds
+        print("end to end: \(total) visitor messages at \(rate)/s over \(chats) chats (WebSocket in, gateway → Kafka → gateway → WebSocket out)")
+        let sentAt = SendTimes()
+        let receiver = Task { () throws -> [Double] in
+            var latencies: [Double] = []
+            while latencies.count < total {
+                let (frame, arrivedAt) = try await agentSocket.nextTimed(timeout: .seconds(30)) { $0["type"]?.string == "message" }
+                guard let id = frame["message"]?["messageId"]?.string, let sent = sentAt.take(id) else { continue }
+                latencies.append(Double((arrivedAt - sent).components.attoseconds) / 1e15 + Double((arrivedAt - sent).components.seconds) * 1_000)
+            }
+            return latencies
+        }
+        try await paced(total) { index in
+            let conversation = conversations[index % conversations.count]
+            let id = "b-\(index)"
+            sentAt.put(id, .now)
+            Task { await conversation.visitor.send(["type": "message.send", "chatId": conversation.chatId, "clientMessageId": id, "text": "benchmark message \(index)"]) }
+        }
+        let latencies = try await receiver.value
+        for conversation in conversations { await conversation.visitor.close() }
+        await agentSocket.close()
+        return latencies
+    }
+
+    /// Calls `body` `total` times at `rate` per second, on schedule (no coordinated omission:
+    /// a late tick is not skipped).
+    func paced(_ total: Int, _ body: (Int) throws -> Void) async throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let interval = Duration.nanoseconds(1_000_000_000 / rate)
+        for index in 0..<total {
+            let due = start + interval * index
+            if clock.now < due { try await clock.sleep(until: due) }
+            try body(index)
+        }
+    }
+
+    func report(floor: [Double], endToEnd: [Double]) {
+        func percentile(_ values: [Double], _ p: Double) -> Double {
+            let sorted = values.sorted()
+            return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+        }
+        let format = { (value: Double) in String(format: "%.2f ms", value) }
+        let floorP50 = percentile(floor, 0.50), floorP99 = percentile(floor, 0.99)
+        let p50 = percentile(endToEnd, 0.50), p99 = percentile(endToEnd, 0.99)
+        print("""
+
+        rate \(rate) msg/s, \(seconds) s per phase, \(chats) chats
+                              p50        p99
+        broker floor     \(format(floorP50).padding(toLength: 10, withPad: " ", startingAt: 0)) \(format(floorP99))
+        visitor → agent  \(format(p50).padding(toLength: 10, withPad: " ", startingAt: 0)) \(format(p99))
+        ratio            \(String(format: "%.2f×", p50 / floorP50).padding(toLength: 10, withPad: " ", startingAt: 0)) \(String(format: "%.2f×", p99 / floorP99))
+        """)
+    }
+}
+
+/// Send instants by client message id, shared by the pacing loop and the receiver.
+final class SendTimes: @unchecked Sendable {
+    // Guarded by `lock`; the two tasks touch it only through put/take.
+    private let lock = NSLock()
+    private var times: [String: ContinuousClock.Instant] = [:]
+
+    func put(_ id: String, _ instant: ContinuousClock.Instant) { lock.withLock { times[id] = instant } }
+    func take(_ id: String) -> ContinuousClock.Instant? { lock.withLock { times.removeValue(forKey: id) } }
+}

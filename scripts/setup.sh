@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing need on a Debian machine (as root), and
+# only what is missing. Sourced by scripts/start and scripts/test.
+set -euo pipefail
+
+if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
+  export PATH="/opt/swift/usr/bin:$PATH"
+fi
+command -v swift >/dev/null 2>&1 || { echo "setup: no Swift toolchain on PATH (expected Swift 6.1 or newer)" >&2; exit 1; }
+
+apt_packages=(librdkafka-dev libsqlite3-dev pkg-config python3-pip)
+missing=()
+for package in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c "import openapi_spec_validator" >/dev/null 2>&1; then
+  echo "setup: installing openapi-spec-validator"
+  python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages openapi-spec-validator
+fi
