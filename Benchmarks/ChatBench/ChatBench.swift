@@ -22,6 +22,12 @@ struct ChatBench: AsyncParsableCommand {
     @Option(help: "Concurrent chats (visitor and agent socket pairs).")
     var chats: Int = 10
 
+    @Option(help: "Consumer fetch.wait.max.ms for the services and the floor consumer (the embedded broker's latency is about half of it).")
+    var fetchWaitMs: Int = 10
+
+    @Option(help: "Producer linger.ms for the services and the floor producer.")
+    var lingerMs: Int = 2
+
     static let floorTopic = "bench.floor"
 
     func validate() throws {
@@ -34,7 +40,7 @@ struct ChatBench: AsyncParsableCommand {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("livechat-bench-\(UUID().uuidString.prefix(8))")
         let cluster = DevCluster(options: .init(
             binDirectory: DevCluster.defaultBinDirectory(), dataDirectory: data, gatewayPort: DevCluster.freePort(),
-            environment: ["CHAT_LOG_LEVEL": "warning"], brokerArguments: ["--extra-topic", "\(Self.floorTopic):12"]))
+            environment: ["CHAT_LOG_LEVEL": "warning", "CHAT_KAFKA_FETCH_WAIT_MS": String(fetchWaitMs), "CHAT_KAFKA_LINGER_MS": String(lingerMs)], brokerArguments: ["--extra-topic", "\(Self.floorTopic):12"]))
         print("starting the system (binaries from \(cluster.options.binDirectory.path))")
         try await cluster.startAll()
         defer { try? FileManager.default.removeItem(at: data) }
@@ -54,10 +60,12 @@ struct ChatBench: AsyncParsableCommand {
     func measureFloor(bootstrap: String) async throws -> [Double] {
         let logger = Logger(label: "bench")
         var producerConfiguration = KafkaProducerConfiguration(client: .init(bootstrapServers: bootstrap, clientID: "bench-producer"))
-        producerConfiguration.lingerMilliseconds = 2
+        producerConfiguration.lingerMilliseconds = lingerMs
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        var consumerConfiguration = KafkaConsumerConfiguration(client: .init(bootstrapServers: bootstrap, clientID: "bench-consumer"), groupID: "bench")
+        consumerConfiguration.fetchWaitMaxMilliseconds = fetchWaitMs
         let consumer = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(client: .init(bootstrapServers: bootstrap, clientID: "bench-consumer"), groupID: "bench"),
+            configuration: consumerConfiguration,
             subscription: .allPartitions(topics: [Self.floorTopic], startOffsets: { partitions in
                 Dictionary(uniqueKeysWithValues: partitions.map { ($0, KafkaStartOffset.end) })
             }),
@@ -71,13 +79,19 @@ struct ChatBench: AsyncParsableCommand {
             while latencies.count < total, clock.now < deadline {
                 for record in try await consumer.poll(maxRecords: 1_000, timeout: .milliseconds(50)) {
                     let sentNanoseconds = record.value.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }
+                    guard sentNanoseconds >= 0 else { continue } // warm-up record
                     let now = origin.duration(to: clock.now)
                     latencies.append(Double(now.components.seconds * 1_000_000_000 + now.components.attoseconds / 1_000_000_000 - sentNanoseconds) / 1_000_000)
                 }
             }
             return latencies
         }
-        try await Task.sleep(for: .seconds(2)) // assignment and first fetch
+        // Warm up: the idempotent producer's id, metadata and every partition's first fetch.
+        for index in 0..<97 {
+            var marker: Int64 = -1
+            _ = try producer.enqueue(KafkaOutgoingRecord(topic: Self.floorTopic, key: "chat-\(index)", value: withUnsafeBytes(of: &marker) { Array($0) }))
+        }
+        try await Task.sleep(for: .seconds(2))
         print("broker floor: \(total) records at \(rate)/s over 12 partitions")
         try await paced(total) { index in
             let elapsed = origin.duration(to: clock.now)
@@ -120,6 +134,11 @@ struct ChatBench: AsyncParsableCommand {
             let socket = try await client.socket(token: visitor.token)
             _ = try await socket.next(type: "hello")
             conversations.append(Conversation(chatId: chatId, visitor: socket, agent: agentSocket))
+        }
+        // Warm up every conversation once, end to end.
+        for (index, conversation) in conversations.enumerated() {
+            await conversation.visitor.send(["type": "message.send", "chatId": conversation.chatId, "clientMessageId": "w-\(index)", "text": "warm-up"])
+            _ = try await agentSocket.next(timeout: .seconds(10)) { $0["message"]?["messageId"]?.string == "w-\(index)" }
         }
         let total = rate * seconds
         print("end to end: \(total) visitor messages at \(rate)/s over \(chats) chats (WebSocket in, gateway → Kafka → gateway → WebSocket out)")
@@ -168,7 +187,7 @@ struct ChatBench: AsyncParsableCommand {
         let p50 = percentile(endToEnd, 0.50), p99 = percentile(endToEnd, 0.99)
         print("""
 
-        rate \(rate) msg/s, \(seconds) s per phase, \(chats) chats
+        rate \(rate) msg/s, \(seconds) s per phase, \(chats) chats, fetch.wait.max.ms \(fetchWaitMs), linger.ms \(lingerMs)
                               p50        p99
         broker floor     \(format(floorP50).padding(toLength: 10, withPad: " ", startingAt: 0)) \(format(floorP99))
         visitor → agent  \(format(p50).padding(toLength: 10, withPad: " ", startingAt: 0)) \(format(p99))

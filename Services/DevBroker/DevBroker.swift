@@ -18,6 +18,9 @@ struct DevBroker: ParsableCommand {
     @Option(help: "Number of mock brokers.")
     var brokers: Int = 1
 
+    @Flag(help: "Ignore SIGINT and stop only on SIGTERM: a launcher stops the broker after the services, even when Ctrl-C reached the whole process group.")
+    var ignoreInterrupt = false
+
     @Option(help: "An extra topic as name:partitions (repeatable), e.g. for benchmarks.")
     var extraTopic: [String] = []
 
@@ -59,7 +62,8 @@ struct DevBroker: ParsableCommand {
         // Stay up until SIGINT or SIGTERM, then let the cluster go.
         let stop = DispatchSemaphore(value: 0)
         var sources: [any DispatchSourceSignal] = []
-        for signalNumber in [SIGINT, SIGTERM] {
+        signal(SIGINT, SIG_IGN)
+        for signalNumber in ignoreInterrupt ? [SIGTERM] : [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler { stop.signal() }

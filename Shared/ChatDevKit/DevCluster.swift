@@ -79,7 +79,7 @@ public final class DevCluster: Sendable {
     public func startBroker() async throws {
         let bootstrapFile = options.dataDirectory.appendingPathComponent("broker.bootstrap")
         try? FileManager.default.removeItem(at: bootstrapFile)
-        try launch(.broker, arguments: ["--bootstrap-file", bootstrapFile.path] + options.brokerArguments, environment: [:])
+        try launch(.broker, arguments: ["--bootstrap-file", bootstrapFile.path, "--ignore-interrupt"] + options.brokerArguments, environment: [:])
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             if let text = try? String(contentsOf: bootstrapFile, encoding: .utf8), !text.isEmpty {

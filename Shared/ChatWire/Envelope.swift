@@ -122,7 +122,11 @@ public enum WireCodec {
         "\(context.debugDescription) (at \(path(context)))"
     }
 
-    private static let encoder: JSONEncoder = {
+    private static let encoder = makeEncoder()
+
+    /// A JSON encoder with the wire's conventions (sorted keys, millisecond ISO 8601
+    /// times), for any JSON this system writes.
+    public static func makeEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -130,7 +134,7 @@ public enum WireCodec {
             try container.encode(WireTime.format(date))
         }
         return encoder
-    }()
+    }
 
     private static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()

@@ -52,15 +52,7 @@ public struct AgentView: Codable, Sendable, Equatable {
 
 /// JSON coding for the public API, matching the wire's time format.
 enum APIJSON {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(WireTime.format(date))
-        }
-        return encoder
-    }()
+    static let encoder = WireCodec.makeEncoder()
 
     static func encode(_ value: some Encodable) -> Data {
         // Our views hold only strings, numbers, booleans and dates: encoding cannot fail.
