@@ -70,6 +70,18 @@ struct DevBroker: ParsableCommand {
             source.resume()
             sources.append(source)
         }
+        // SIGUSR1 takes every broker down and SIGUSR2 brings them back: a broker outage
+        // that tests can cause from outside (the mock's fault injection works only here).
+        for (signalNumber, up) in [(SIGUSR1, false), (SIGUSR2, true)] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                for broker in 1...Int32(brokers) { cluster.setBroker(broker, up: up) }
+                FileHandle.standardOutput.write(Data("dev-broker: brokers \(up ? "up" : "down")\n".utf8))
+            }
+            source.resume()
+            sources.append(source)
+        }
         stop.wait()
         if let bootstrapFile { try? FileManager.default.removeItem(atPath: bootstrapFile) }
         print("dev-broker stopped")

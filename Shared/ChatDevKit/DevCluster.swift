@@ -145,6 +145,12 @@ public final class DevCluster: Sendable {
         }
     }
 
+    /// Sends a signal without waiting (e.g. SIGUSR1/SIGUSR2 to take the broker down and up).
+    public func signal(_ component: Component, _ signal: Int32) {
+        guard let process = processes.withLock({ $0[component] }), process.isRunning else { return }
+        kill(process.processIdentifier, signal)
+    }
+
     /// Exit status of a component that stopped by itself.
     public func exitStatus(_ component: Component) -> Int32? {
         processes.withLock { processes in

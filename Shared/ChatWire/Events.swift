@@ -6,6 +6,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case chatQueued = "chat.queued"
     case chatAssigned = "chat.assigned"
     case chatClosed = "chat.closed"
+    case chatRequeued = "chat.requeued"
     case requestRejected = "request.rejected"
     case messagePosted = "message.posted"
     case agentConnected = "agent.connected"
@@ -28,6 +29,7 @@ public enum WireEvent: Sendable, Equatable {
     case chatQueued(ChatQueued)
     case chatAssigned(ChatAssigned)
     case chatClosed(ChatClosed)
+    case chatRequeued(ChatRequeued)
     case requestRejected(RequestRejected)
     case messagePosted(MessagePosted)
     case agentConnected(AgentConnected)
@@ -47,6 +49,7 @@ public enum WireEvent: Sendable, Equatable {
         case .chatQueued: .chatQueued
         case .chatAssigned: .chatAssigned
         case .chatClosed: .chatClosed
+        case .chatRequeued: .chatRequeued
         case .requestRejected: .requestRejected
         case .messagePosted: .messagePosted
         case .agentConnected: .agentConnected
@@ -68,6 +71,7 @@ public enum WireEvent: Sendable, Equatable {
         case .chatQueued: self = .chatQueued(try ChatQueued(from: decoder))
         case .chatAssigned: self = .chatAssigned(try ChatAssigned(from: decoder))
         case .chatClosed: self = .chatClosed(try ChatClosed(from: decoder))
+        case .chatRequeued: self = .chatRequeued(try ChatRequeued(from: decoder))
         case .requestRejected: self = .requestRejected(try RequestRejected(from: decoder))
         case .messagePosted: self = .messagePosted(try MessagePosted(from: decoder))
         case .agentConnected: self = .agentConnected(try AgentConnected(from: decoder))
@@ -89,6 +93,7 @@ public enum WireEvent: Sendable, Equatable {
         case .chatQueued(let payload): try payload.encode(to: encoder)
         case .chatAssigned(let payload): try payload.encode(to: encoder)
         case .chatClosed(let payload): try payload.encode(to: encoder)
+        case .chatRequeued(let payload): try payload.encode(to: encoder)
         case .requestRejected(let payload): try payload.encode(to: encoder)
         case .messagePosted(let payload): try payload.encode(to: encoder)
         case .agentConnected(let payload): try payload.encode(to: encoder)

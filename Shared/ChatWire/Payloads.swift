@@ -100,6 +100,25 @@ public struct ChatClosed: Codable, Sendable, Equatable {
     }
 }
 
+/// A chat went back to its department's queue, keeping its place (`queuedAt`).
+public struct ChatRequeued: Codable, Sendable, Equatable {
+    public enum Reason: String, Codable, Sendable {
+        /// The agent's last connection closed and the grace period ran out.
+        case agentOffline = "agent_offline"
+    }
+
+    public var chatId: String
+    public var departmentId: String
+    public var previousAgent: Participant
+    public var reason: Reason
+    public init(chatId: String, departmentId: String, previousAgent: Participant, reason: Reason) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.previousAgent = previousAgent
+        self.reason = reason
+    }
+}
+
 /// The router refused a request; nothing changed. `code` is stable, `message` is for people.
 public struct RequestRejected: Codable, Sendable, Equatable {
     public enum Code: String, Codable, Sendable {

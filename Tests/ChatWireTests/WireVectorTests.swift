@@ -16,6 +16,7 @@ enum Samples {
         .chatQueued(ChatQueued(chatId: "c-1", departmentId: "support", visitor: visitor, queuedAt: time)),
         .chatAssigned(ChatAssigned(chatId: "c-1", departmentId: "support", agent: agent, reason: .manualPick)),
         .chatClosed(ChatClosed(chatId: "c-1", departmentId: "support", closedBy: agent)),
+        .chatRequeued(ChatRequeued(chatId: "c-1", departmentId: "support", previousAgent: agent, reason: .agentOffline)),
         .requestRejected(RequestRejected(chatId: "c-2", code: .alreadyOpen, message: "You already have an open chat with this department.", existingChatId: "c-1")),
         .messagePosted(MessagePosted(chatId: "c-1", messageId: "m-1", sender: visitor, text: "Grüß Gott! 👋")),
         .agentConnected(AgentConnected(agentId: "alice", connectionId: "k-1", gatewayId: "gateway-1")),

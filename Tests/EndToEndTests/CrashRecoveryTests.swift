@@ -111,3 +111,37 @@ struct CrashRecoveryTests {
         }
     }
 }
+
+/// A broker outage: live updates resume by themselves when it is back.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct BrokerOutageTests {
+    @Test func liveUpdatesContinueAfterTheBrokerWasDown() async throws {
+        try await RunningSystem.with { system in
+            let client = system.client
+            let agent = try await system.connectAgent("alice")
+            let visitor = try await client.visitor(named: "Outage")
+            let chatId = try await system.startChat(visitorToken: visitor.token)
+            _ = try await client.request("POST", "/api/v1/chats/\(chatId)/take", token: agent.token)
+            let visitorSocket = try await client.socket(token: visitor.token)
+            _ = try await visitorSocket.next(type: "hello")
+            await visitorSocket.send(["type": "message.send", "chatId": chatId, "clientMessageId": "before", "text": "before"])
+            _ = try await agent.socket.messages(1, of: chatId)
+
+            system.cluster.signal(.broker, SIGUSR1)
+            // While the broker is down, a message waits in the gateway's producer (the
+            // client gets its acceptance once the broker has it).
+            await visitorSocket.send(["type": "message.send", "chatId": chatId, "clientMessageId": "during", "text": "during"])
+            try await Task.sleep(for: .seconds(4))
+            system.cluster.signal(.broker, SIGUSR2)
+
+            _ = try await visitorSocket.next(timeout: .seconds(30)) { $0["type"]?.string == "message.accepted" && $0["clientMessageId"]?.string == "during" }
+            await agent.socket.send(["type": "message.send", "chatId": chatId, "clientMessageId": "after", "text": "after"])
+            let agentSide = try await agent.socket.messages(2, of: chatId, timeout: .seconds(30))
+            #expect(agentSide.map { $0["text"]?.string } == ["during", "after"])
+            let visitorSide = try await visitorSocket.messages(3, of: chatId, timeout: .seconds(30))
+            #expect(visitorSide.map { $0["text"]?.string } == ["before", "during", "after"])
+            let close = try await client.request("POST", "/api/v1/chats/\(chatId)/close", token: agent.token)
+            #expect(close.status == 200, "commands flow again after the outage")
+        }
+    }
+}

@@ -52,3 +52,35 @@ struct PresenceAvailabilityTests {
         }
     }
 }
+
+/// C10: an agent who loses their connection past the grace period gets their chats
+/// returned to the queue, and another agent can take them.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct OfflineAgentRequeueTests {
+    @Test func chatsOfAnAgentWhoWentOfflineReturnToTheQueue() async throws {
+        try await RunningSystem.with(environment: ["PRESENCE_GRACE_SECONDS": "1"]) { system in
+            let client = system.client
+            let alice = try await system.connectAgent("alice")
+            let bob = try await system.connectAgent("bob")
+            let visitor = try await client.visitor(named: "Waiting")
+            let chatId = try await system.startChat(visitorToken: visitor.token)
+            #expect(try await client.request("POST", "/api/v1/chats/\(chatId)/take", token: alice.token).status == 200)
+            let visitorSocket = try await client.socket(token: visitor.token)
+            _ = try await visitorSocket.next(type: "hello")
+
+            await alice.socket.abort() // network gone, no reconnect
+            let back = try await visitorSocket.next(timeout: .seconds(15)) {
+                $0["type"]?.string == "chat.updated" && $0["chat"]?["status"]?.string == "queued"
+            }
+            #expect(back["chat"]?["agent"] == nil)
+            _ = try await bob.socket.next(timeout: .seconds(5)) {
+                $0["type"]?.string == "chat.updated" && $0["chat"]?["chatId"]?.string == chatId && $0["chat"]?["status"]?.string == "queued"
+            }
+            let queue = try await client.request("GET", "/api/v1/queue", token: bob.token)
+            #expect(queue.body["chats"]?.array.map { $0["chatId"]?.string } == [chatId])
+            let take = try await client.request("POST", "/api/v1/chats/\(chatId)/take", token: bob.token)
+            #expect(take.status == 200)
+            #expect(take.body["chat"]?["agent"]?["id"]?.string == "bob")
+        }
+    }
+}

@@ -99,3 +99,32 @@ import Testing
         #expect(rejected.code == .alreadyTaken)
     }
 }
+
+@Suite struct RequeueTests {
+    let alice = Participant(role: .agent, id: "alice", displayName: "Alice")
+    let bob = Participant(role: .agent, id: "bob", displayName: "Bob")
+
+    @Test func anOfflineAgentsChatsReturnToTheQueueInTheirOriginalOrder() {
+        let base = Date(timeIntervalSince1970: 1_800_000_000)
+        func chat(_ id: String, _ minutes: Double, _ agent: Participant?) -> RoutedChat {
+            RoutedChat(id: id, departmentId: "support", visitor: Participant(role: .visitor, id: "v-\(id)", displayName: id),
+                       status: agent == nil ? .queued : .assigned, agent: agent, queuedAt: base.addingTimeInterval(minutes * 60))
+        }
+        var state = RouterState(openChats: [chat("late", 5, alice), chat("early", 1, alice), chat("bobs", 2, bob), chat("waiting", 3, nil)],
+                                openDepartments: ["support"])
+        let offline = AgentPresenceChanged(agentId: "alice", displayName: "Alice", departmentIds: ["support"], status: .offline, available: false)
+        let actions = state.handle(Envelope(producer: "presence", event: .agentPresenceChanged(offline)), producer: "r", now: base) { _ in false }
+        let requeued = actions.compactMap { action -> String? in
+            guard case .publish(let record) = action, case .chatRequeued(let event) = record.envelope.event else { return nil }
+            #expect(event.previousAgent == alice)
+            return event.chatId
+        }
+        #expect(requeued == ["early", "late"])
+        #expect(state.openChats["early"]?.status == .queued)
+        #expect(state.openChats["early"]?.queuedAt == base.addingTimeInterval(60), "keeps its place")
+        #expect(state.openChats["bobs"]?.agent == bob)
+        // An online change or a repeat changes nothing.
+        let again = state.handle(Envelope(producer: "presence", event: .agentPresenceChanged(offline)), producer: "r", now: base) { _ in false }
+        #expect(again.isEmpty)
+    }
+}

@@ -77,6 +77,10 @@ enum GatewayStore {
             try db.execute(sql: "UPDATE chats SET status = 'assigned', agent_id = ?, agent_name = ? WHERE id = ? AND status = 'queued'",
                            arguments: [assigned.agent.id, assigned.agent.displayName, assigned.chatId])
             effects += try chat(db, id: assigned.chatId).map { [.chatChanged($0)] } ?? []
+        case .chatRequeued(let requeued):
+            try db.execute(sql: "UPDATE chats SET status = 'queued', agent_id = NULL, agent_name = NULL WHERE id = ? AND status = 'assigned'",
+                           arguments: [requeued.chatId])
+            effects += try chat(db, id: requeued.chatId).map { [.chatChanged($0)] } ?? []
         case .chatClosed(let closed):
             try db.execute(sql: "UPDATE chats SET status = 'closed', closed_at = ? WHERE id = ? AND status != 'closed'",
                            arguments: [time, closed.chatId])

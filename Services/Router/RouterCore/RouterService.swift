@@ -60,7 +60,7 @@ public enum RouterApplication {
         return [
             ProducerService(producer: producer),
             outbox,
-            ConsumerLoop(name: "presence", topics: [.presenceDepartments], mode: .allPartitions, store: store,
+            ConsumerLoop(name: "presence", topics: [.presenceDepartments, .presenceAgents], mode: .allPartitions, store: store,
                          common: configuration.common, applier: applier, outbox: outbox, logger: logger),
             ConsumerLoop(name: "commands", topics: [.chatCommands], mode: .group(groupID: configuration.groupID), store: store,
                          common: configuration.common, applier: applier, outbox: outbox, logger: logger),

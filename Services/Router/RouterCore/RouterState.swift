@@ -74,6 +74,20 @@ public struct RouterState: Sendable {
             if change.open { openDepartments.insert(change.departmentId) } else { openDepartments.remove(change.departmentId) }
             return [.saveDepartment(id: change.departmentId, open: change.open)]
 
+        case .agentPresenceChanged(let presence) where presence.status == .offline:
+            // Connection lost past the grace period (or logged out): the agent's chats go
+            // back to their queues, in their original order.
+            let held = openChats.values.filter { $0.status == .assigned && $0.agent?.id == presence.agentId }
+                .sorted { ($0.queuedAt, $0.id) < ($1.queuedAt, $1.id) }
+            return held.flatMap { chat -> [RouterAction] in
+                var requeued = chat
+                requeued.status = .queued
+                requeued.agent = nil
+                openChats[chat.id] = requeued
+                let event = ChatRequeued(chatId: chat.id, departmentId: chat.departmentId, previousAgent: chat.agent!, reason: .agentOffline)
+                return [.saveChat(requeued), publish(chat.id, .chatRequeued(event))]
+            }
+
         case .chatStartRequested(let request):
             let visitorKey = VisitorInDepartment(visitorId: request.visitor.id, departmentId: request.departmentId)
             if let existing = openChatByVisitor[visitorKey] {
