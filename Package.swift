@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // MARK: Shared
@@ -54,8 +56,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Shared/ChatRuntime",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ChatOps",
+            dependencies: [
+                "ChatRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Shared/ChatOps",
             swiftSettings: strict
         ),
         .target(
@@ -74,7 +88,7 @@ let package = Package(
         .target(
             name: "GatewayCore",
             dependencies: [
-                "ChatRuntime",
+                "ChatRuntime", "ChatOps",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -85,15 +99,15 @@ let package = Package(
         .executableTarget(name: "Gateway", dependencies: ["GatewayCore"], path: "Services/Gateway/Gateway", swiftSettings: strict),
 
         // MARK: Router
-        .target(name: "RouterCore", dependencies: ["ChatRuntime"], path: "Services/Router/RouterCore", swiftSettings: strict),
+        .target(name: "RouterCore", dependencies: ["ChatRuntime", "ChatOps"], path: "Services/Router/RouterCore", swiftSettings: strict),
         .executableTarget(name: "Router", dependencies: ["RouterCore"], path: "Services/Router/Router", swiftSettings: strict),
 
         // MARK: Presence
-        .target(name: "PresenceCore", dependencies: ["ChatRuntime"], path: "Services/Presence/PresenceCore", swiftSettings: strict),
+        .target(name: "PresenceCore", dependencies: ["ChatRuntime", "ChatOps"], path: "Services/Presence/PresenceCore", swiftSettings: strict),
         .executableTarget(name: "Presence", dependencies: ["PresenceCore"], path: "Services/Presence/Presence", swiftSettings: strict),
 
         // MARK: Archiver
-        .target(name: "ArchiverCore", dependencies: ["ChatRuntime"], path: "Services/Archiver/ArchiverCore", swiftSettings: strict),
+        .target(name: "ArchiverCore", dependencies: ["ChatRuntime", "ChatOps"], path: "Services/Archiver/ArchiverCore", swiftSettings: strict),
         .executableTarget(name: "Archiver", dependencies: ["ArchiverCore"], path: "Services/Archiver/Archiver", swiftSettings: strict),
 
         // MARK: Development tools

@@ -20,8 +20,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import openapi_spec_validator" >/dev/null 2>&1; then
-  echo "setup: installing openapi-spec-validator"
-  python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator \
-    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages openapi-spec-validator
+# Python tools the tests use: the OpenAPI validator, a real Prometheus text parser, YAML.
+python_modules=(openapi_spec_validator:openapi-spec-validator prometheus_client:prometheus-client yaml:pyyaml)
+missing_python=()
+for entry in "${python_modules[@]}"; do
+  python3 -c "import ${entry%%:*}" >/dev/null 2>&1 || missing_python+=("${entry#*:}")
+done
+if [ ${#missing_python[@]} -gt 0 ]; then
+  echo "setup: installing ${missing_python[*]}"
+  python3 -m pip install --quiet --disable-pip-version-check "${missing_python[@]}" \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${missing_python[@]}"
 fi

@@ -31,11 +31,16 @@ public final class DevCluster: Sendable {
     }
 
     public let options: Options
+    /// Each service's ops port (/healthz, /readyz, /metrics); the gateway's is its API port.
+    public let opsPorts: [Component: Int]
     private let processes = Mutex<[Component: Process]>([:])
     private let bootstrapAddress = Mutex<String?>(nil)
 
     public init(options: Options) {
         self.options = options
+        var ports: [Component: Int] = [.gateway: options.gatewayPort]
+        for component in [Component.router, .presence, .archiver] { ports[component] = DevCluster.freePort() }
+        opsPorts = ports
     }
 
     public var gatewayURL: String { "http://127.0.0.1:\(options.gatewayPort)" }
@@ -100,6 +105,7 @@ public final class DevCluster: Sendable {
         environment["CHAT_DATA_DIR"] = options.dataDirectory.appendingPathComponent(component.rawValue).path
         environment["CHAT_INSTANCE_ID"] = environment["CHAT_INSTANCE_ID"] ?? "\(component.rawValue)-1"
         environment["GATEWAY_PORT"] = String(options.gatewayPort)
+        if component != .gateway, let port = opsPorts[component] { environment["CHAT_OPS_PORT"] = String(port) }
         try launch(component, arguments: [], environment: environment)
     }
 

@@ -97,6 +97,14 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// The partition's log end as of the last fetch (no broker round trip), for lag metrics.
+    public func cachedHighWatermark(_ partition: KafkaTopicPartition) -> Int64? {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let error = client.withHandle { rd_kafka_get_watermark_offsets($0, partition.topic, partition.partition, &low, &high) }
+        return error.isError || high < 0 ? nil : high
+    }
+
     /// Leaves the group (revoking partitions through the callback) and stops fetching.
     public func close() async {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }

@@ -4,6 +4,7 @@ import ChatWire
 import Foundation
 import GRDB
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// A domain refusal while applying one event: the event is skipped with a log line and
@@ -48,10 +49,11 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
     let common: CommonConfiguration
     let applier: Applier
     let outbox: OutboxPublisher?
+    let health: ServiceHealth
     let logger: Logger
 
     public init(name: String, topics: [Topic], mode: Mode, store: ServiceStore, common: CommonConfiguration,
-                applier: Applier, outbox: OutboxPublisher?, logger: Logger) {
+                applier: Applier, outbox: OutboxPublisher?, health: ServiceHealth, logger: Logger) {
         self.name = name
         self.topics = topics
         self.mode = mode
@@ -59,27 +61,36 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
         self.common = common
         self.applier = applier
         self.outbox = outbox
+        self.health = health
         self.logger = logger
     }
 
+    private var readinessCheck: String { "consumer.\(name)" }
+
     public func run() async throws {
+        health.set(readinessCheck, false)
         guard let consumer = try await connect() else { return }
         var lastPrune = Date()
+        let commitTimer = Metrics.Timer(label: "chat_store_commit_seconds", dimensions: [("consumer", name)])
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let records = try await consumer.poll(maxRecords: 500, timeout: .milliseconds(100))
             if records.isEmpty { continue }
+            let started = DispatchTime.now()
             let (effects, nextOffsets) = try await store.database.write { db in
                 try applyBatch(records, in: db)
             }
+            commitTimer.recordInterval(since: started)
             outbox?.signal()
             await applier.afterCommit(effects)
             if case .group = mode { consumer.commitAsync(nextOffsets) }
+            recordMetrics(records, nextOffsets: nextOffsets, consumer: consumer)
             if Date().timeIntervalSince(lastPrune) > 300 {
                 lastPrune = Date()
                 try await store.database.write { try ProcessedEvents.prune($0, olderThan: 86_400) }
             }
         }
         await consumer.close()
+        health.set(readinessCheck, false)
     }
 
     /// Creates the consumer, retrying while the broker or its topics are not there yet.
@@ -103,7 +114,15 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
         case .group(let group):
             groupID = group
             configuration.staticMemberID = "\(common.instanceID).\(name)"
-            subscription = .group(topics: topicNames, onAssign: startOffsets, onRevoke: { applier.revoked($0) })
+            let health = self.health
+            let check = readinessCheck
+            subscription = .group(topics: topicNames, onAssign: { partitions in
+                health.set(check, !partitions.isEmpty)
+                return startOffsets(partitions)
+            }, onRevoke: { partitions in
+                health.set(check, false)
+                applier.revoked(partitions)
+            })
         case .allPartitions:
             groupID = "\(common.instanceID).\(name)"
             subscription = .allPartitions(topics: topicNames, startOffsets: startOffsets)
@@ -114,6 +133,7 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
                 configuration.groupID = groupID
                 let consumer = try KafkaConsumer(configuration: configuration, subscription: subscription, logger: logger)
                 logger.info("consuming", metadata: ["topics": "\(topicNames)", "group": "\(groupID)"])
+                if case .allPartitions = mode { health.set(readinessCheck, true) }
                 return consumer
             } catch {
                 attempt += 1
@@ -122,6 +142,19 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
             }
         }
         return nil
+    }
+
+    private func recordMetrics(_ records: [KafkaConsumedRecord], nextOffsets: [KafkaTopicPartition: Int64], consumer: KafkaConsumer) {
+        var perTopic: [String: Int] = [:]
+        for record in records { perTopic[record.topic, default: 0] += 1 }
+        for (topic, count) in perTopic {
+            Counter(label: "chat_records_consumed_total", dimensions: [("topic", topic)]).increment(by: count)
+        }
+        for (partition, next) in nextOffsets {
+            guard let end = consumer.cachedHighWatermark(partition) else { continue }
+            Gauge(label: "chat_consumer_lag", dimensions: [("topic", partition.topic), ("partition", "\(partition.partition)")])
+                .record(Double(max(0, end - next)))
+        }
     }
 
     private func applyBatch(_ records: [KafkaConsumedRecord], in db: Database) throws -> ([Applier.Effect], [KafkaTopicPartition: Int64]) {
@@ -135,6 +168,7 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
                 envelope = try WireCodec.decode(record.value)
             } catch {
                 logger.warning("skipping unreadable record", metadata: position.merging(["error": "\(error)"]) { $1 })
+                Counter(label: "chat_records_skipped_total", dimensions: [("topic", record.topic), ("reason", error.code.rawValue)]).increment()
                 continue
             }
             guard try ProcessedEvents.markNew(db, eventID: envelope.id) else {
@@ -149,6 +183,7 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
                 }
                 effects += produced
             } catch let rejection as RecordRejection {
+                Counter(label: "chat_records_skipped_total", dimensions: [("topic", record.topic), ("reason", "rejected")]).increment()
                 logger.warning("rejected event", metadata: position.merging(["event": "\(envelope.id)", "type": "\(envelope.type.rawValue)", "reason": "\(rejection.reason)"]) { $1 })
             }
         }

@@ -65,6 +65,22 @@ public struct CommonConfiguration: Sendable {
     public var fetchWaitMilliseconds: Int
     public var lingerMilliseconds: Int
     public var sessionTimeoutMilliseconds: Int
+    /// `CHAT_LOG_FORMAT`: `text` for people, `json` for collectors.
+    public var logFormat: LogFormat
+    /// `CHAT_SHUTDOWN_TIMEOUT_SECONDS`: how long a graceful stop may take before the rest
+    /// is cancelled.
+    public var shutdownTimeoutSeconds: Int
+    /// `CHAT_OPS_HOST`, `CHAT_OPS_PORT`: where /healthz, /readyz and /metrics listen (the
+    /// gateway serves them on its own port instead). Port 0 picks a free one.
+    public var opsHost: String
+    public var opsPort: Int
+
+    public enum LogFormat: String, Sendable {
+        case text, json
+    }
+
+    /// Ops ports of the one-machine start, one per service so they do not collide.
+    static let defaultOpsPorts = ["router": 9101, "presence": 9102, "archiver": 9103]
 
     public init(service: String, environment: EnvironmentReader) throws(ConfigurationError) {
         kafkaBootstrap = try environment.string("CHAT_KAFKA_BOOTSTRAP", default: "127.0.0.1:9092")
@@ -77,5 +93,13 @@ public struct CommonConfiguration: Sendable {
         fetchWaitMilliseconds = try environment.int("CHAT_KAFKA_FETCH_WAIT_MS", default: 10, range: 1...5_000)
         lingerMilliseconds = try environment.int("CHAT_KAFKA_LINGER_MS", default: 2, range: 0...1_000)
         sessionTimeoutMilliseconds = try environment.int("CHAT_KAFKA_SESSION_TIMEOUT_MS", default: 6_000, range: 1_000...300_000)
+        let format = try environment.string("CHAT_LOG_FORMAT", default: "text")
+        guard let logFormat = LogFormat(rawValue: format) else {
+            throw ConfigurationError(variable: "CHAT_LOG_FORMAT", problem: "must be text or json, got '\(format)'")
+        }
+        self.logFormat = logFormat
+        shutdownTimeoutSeconds = try environment.int("CHAT_SHUTDOWN_TIMEOUT_SECONDS", default: 15, range: 1...600)
+        opsHost = try environment.string("CHAT_OPS_HOST", default: "127.0.0.1")
+        opsPort = try environment.int("CHAT_OPS_PORT", default: Self.defaultOpsPorts[service] ?? 0, range: 0...65_535)
     }
 }

@@ -41,9 +41,11 @@ extension KafkaProducer {
 }
 
 extension Logger {
-    /// A logger with the service's label and level, writing to standard error.
-    public static func service(_ label: String, level: Logger.Level) -> Logger {
-        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    /// A logger with the service's label, level and format, writing to standard error.
+    public static func service(_ label: String, level: Logger.Level, format: CommonConfiguration.LogFormat) -> Logger {
+        var logger = Logger(label: label) { label -> any LogHandler in
+            format == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+        }
         logger.logLevel = level
         return logger
     }

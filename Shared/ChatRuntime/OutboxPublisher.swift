@@ -2,6 +2,7 @@ import ChatKafka
 import ChatStore
 import GRDB
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// Publishes the store's outbox to Kafka in append order and deletes what the broker
@@ -47,6 +48,9 @@ public final class OutboxPublisher: Service, Sendable {
                 }
                 for ticket in tickets { _ = try await ticket.report }
                 try await store.database.write { try Outbox.remove($0, through: last.sequence) }
+                for entry in entries {
+                    Counter(label: "chat_records_produced_total", dimensions: [("topic", entry.topic)]).increment()
+                }
                 failures = 0
             } catch {
                 failures += 1

@@ -75,7 +75,7 @@ struct ConsumerLoopTests {
         func runLoop(until count: Int) async throws {
             let store = try ServiceStore(path: path, migrations: Self.migrations)
             let loop = ConsumerLoop(name: "test", topics: [.presenceCommands], mode: .group(groupID: "test-group"), store: store,
-                                    common: common, applier: CountingApplier(), outbox: nil, logger: logger)
+                                    common: common, applier: CountingApplier(), outbox: nil, health: ServiceHealth(), logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await loop.run() }
                 let deadline = ContinuousClock.now + .seconds(30)

@@ -1,8 +1,9 @@
 import ArchiverCore
+import ChatOps
 import ChatRuntime
 
 await ServiceMain.run(
     service: "archiver",
     configuration: { () throws(ConfigurationError) in try ArchiverConfiguration() },
-    logLevel: { $0.common.logLevel },
-    services: { configuration, logger in try ArchiverApplication.services(configuration: configuration, logger: logger) })
+    common: { $0.common },
+    services: { configuration, context in try ArchiverApplication.services(configuration: configuration, context: context) })

@@ -1,4 +1,5 @@
 import ChatKafka
+import ChatOps
 import ChatRuntime
 import ChatStore
 import ChatWire
@@ -39,8 +40,10 @@ struct ArchiveApplier: EventApplier {
 }
 
 public enum ArchiverApplication {
-    public static func services(configuration: ArchiverConfiguration, logger: Logger) throws -> [any Service] {
+    public static func services(configuration: ArchiverConfiguration, context: RuntimeContext) throws -> [any Service] {
+        let logger = context.logger
         let store = try ServiceStore(path: configuration.storePath, migrations: Archive.migrations)
+        context.health.set("store", true)
         let producer = try KafkaProducer(configuration: configuration.common.producerConfiguration(), logger: logger)
         let outbox = OutboxPublisher(store: store, producer: producer, logger: logger)
         return [
@@ -48,7 +51,8 @@ public enum ArchiverApplication {
             outbox,
             ConsumerLoop(name: "archive", topics: [.chatConversations, .archiveQueries], mode: .group(groupID: configuration.groupID),
                          store: store, common: configuration.common, applier: ArchiveApplier(producerName: configuration.common.instanceID),
-                         outbox: outbox, logger: logger),
+                         outbox: outbox, health: context.health, logger: logger),
+            OpsRoutes.server(host: configuration.common.opsHost, port: configuration.common.opsPort, context: context),
         ]
     }
 }

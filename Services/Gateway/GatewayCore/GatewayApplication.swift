@@ -1,4 +1,5 @@
 import ChatKafka
+import ChatOps
 import ChatRuntime
 import ChatStore
 import ChatWire
@@ -8,6 +9,7 @@ import GRDB
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// Keeps the gateway's view current and wakes whoever waits for what just committed.
@@ -28,8 +30,10 @@ struct GatewayViewApplier: EventApplier {
 }
 
 public enum GatewayApplication {
-    public static func services(configuration: GatewayConfiguration, logger: Logger) async throws -> [any Service] {
+    public static func services(configuration: GatewayConfiguration, context: RuntimeContext) async throws -> [any Service] {
+        let logger = context.logger
         let store = try ServiceStore(path: configuration.storePath, migrations: GatewayStore.migrations)
+        context.health.set("store", true)
         let secret = try configuration.tokenSecret ?? localSecret(in: configuration.common.dataDirectory)
         let signer = AccessTokenSigner(secret: secret, lifetime: TimeInterval(configuration.tokenLifetimeSeconds))
         let producer = try KafkaProducer(configuration: configuration.common.producerConfiguration(), logger: logger)
@@ -40,6 +44,15 @@ public enum GatewayApplication {
         let operations = ChatOperations(store: store, producer: producer, replies: replies, configuration: configuration)
         let router = Router()
         GatewayHTTP(operations: operations, signer: signer, hub: hub).register(on: router)
+        OpsRoutes.register(on: router, context: context) {
+            // Gauges read at scrape time from the gateway's view.
+            Gauge(label: "chat_websocket_connections").record(Double(hub.count))
+            guard let queues = try? await store.database.read({ try GatewayStore.queueSummary($0) }) else { return }
+            for queue in queues {
+                Gauge(label: "chat_queue_waiting", dimensions: [("department", queue.departmentId)]).record(Double(queue.waiting))
+                Gauge(label: "chat_queue_longest_wait_seconds", dimensions: [("department", queue.departmentId)]).record(queue.longestWaitSeconds)
+            }
+        }
         let socket = RealtimeSocket(operations: operations, signer: signer, hub: hub, logger: logger)
         let app = Application(
             router: router,
@@ -53,7 +66,8 @@ public enum GatewayApplication {
             logger: logger)
         let views = ConsumerLoop(
             name: "views", topics: [.chatConversations, .presenceAgents, .presenceDepartments, .gatewayReplies], mode: .allPartitions,
-            store: store, common: configuration.common, applier: GatewayViewApplier(hub: hub, replies: replies), outbox: nil, logger: logger)
+            store: store, common: configuration.common, applier: GatewayViewApplier(hub: hub, replies: replies), outbox: nil,
+            health: context.health, logger: logger)
         // Shut down in reverse: HTTP drains first, the producer flushes last.
         return [ProducerService(producer: producer), views, app]
     }

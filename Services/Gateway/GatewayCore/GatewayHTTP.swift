@@ -9,7 +9,6 @@ struct GatewayHTTP {
     let hub: ConnectionHub
 
     func register(on router: Router<BasicRequestContext>) {
-        router.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
         let api = router.group("/api/v1")
         api.get("/departments") { _, _ in
             jsonResponse(["departments": try await operations.read { try GatewayStore.departments($0) }])

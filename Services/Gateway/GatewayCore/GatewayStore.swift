@@ -147,6 +147,25 @@ enum GatewayStore {
         return try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE \(column) = ? AND status != 'closed' ORDER BY queued_at", arguments: [caller.id]).map(chatView)
     }
 
+    struct QueueSummary {
+        var departmentId: String
+        var waiting: Int
+        var longestWaitSeconds: Double
+    }
+
+    /// Waiting chats and the longest wait per department (every known department).
+    static func queueSummary(_ db: Database, now: Date = Date()) throws -> [QueueSummary] {
+        try Row.fetchAll(db, sql: """
+            SELECT d.id AS department_id, COUNT(c.id) AS waiting, MIN(c.queued_at) AS oldest
+            FROM departments d LEFT JOIN chats c ON c.department_id = d.id AND c.status = 'queued'
+            GROUP BY d.id ORDER BY d.id
+            """).map { row in
+            let oldest: Double? = row["oldest"]
+            return QueueSummary(departmentId: row["department_id"], waiting: row["waiting"],
+                                longestWaitSeconds: oldest.map { max(0, now.timeIntervalSince1970 - $0) } ?? 0)
+        }
+    }
+
     static func messages(_ db: Database, chatId: String, after seq: Int, limit: Int = 500) throws -> [MessageView] {
         try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE chat_id = ? AND seq > ? ORDER BY seq LIMIT ?", arguments: [chatId, seq, limit]).map { row in
             MessageView(chatId: row["chat_id"], seq: row["seq"], messageId: row["message_id"],

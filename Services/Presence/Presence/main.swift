@@ -1,8 +1,9 @@
+import ChatOps
 import ChatRuntime
 import PresenceCore
 
 await ServiceMain.run(
     service: "presence",
     configuration: { () throws(ConfigurationError) in try PresenceConfiguration() },
-    logLevel: { $0.common.logLevel },
-    services: { configuration, logger in try PresenceApplication.services(configuration: configuration, logger: logger) })
+    common: { $0.common },
+    services: { configuration, context in try PresenceApplication.services(configuration: configuration, context: context) })

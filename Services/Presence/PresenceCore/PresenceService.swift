@@ -1,4 +1,5 @@
 import ChatKafka
+import ChatOps
 import ChatRuntime
 import ChatStore
 import ChatWire
@@ -152,8 +153,10 @@ struct GracePeriodClock: Service {
 }
 
 public enum PresenceApplication {
-    public static func services(configuration: PresenceConfiguration, logger: Logger) throws -> [any Service] {
+    public static func services(configuration: PresenceConfiguration, context: RuntimeContext) throws -> [any Service] {
+        let logger = context.logger
         let store = try ServiceStore(path: configuration.storePath, migrations: PresenceStore.migrations)
+        context.health.set("store", true)
         let agents = try store.database.read { try PresenceStore.load($0, directory: configuration.agents) }
         let state = PresenceState(agents: agents, departments: configuration.departments,
                                   gracePeriod: TimeInterval(configuration.gracePeriodSeconds), producer: configuration.common.instanceID)
@@ -168,7 +171,8 @@ public enum PresenceApplication {
             outbox,
             GracePeriodClock(engine: engine, store: store, outbox: outbox),
             ConsumerLoop(name: "commands", topics: [.presenceCommands], mode: .group(groupID: configuration.groupID), store: store,
-                         common: configuration.common, applier: engine, outbox: outbox, logger: logger),
+                         common: configuration.common, applier: engine, outbox: outbox, health: context.health, logger: logger),
+            OpsRoutes.server(host: configuration.common.opsHost, port: configuration.common.opsPort, context: context),
         ]
     }
 }

@@ -1,8 +1,9 @@
+import ChatOps
 import ChatRuntime
 import RouterCore
 
 await ServiceMain.run(
     service: "router",
     configuration: { () throws(ConfigurationError) in try RouterConfiguration() },
-    logLevel: { $0.common.logLevel },
-    services: { configuration, logger in try RouterApplication.services(configuration: configuration, logger: logger) })
+    common: { $0.common },
+    services: { configuration, context in try RouterApplication.services(configuration: configuration, context: context) })

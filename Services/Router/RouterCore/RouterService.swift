@@ -1,4 +1,5 @@
 import ChatKafka
+import ChatOps
 import ChatRuntime
 import ChatStore
 import ChatWire
@@ -50,8 +51,10 @@ final class RouterApplier: EventApplier {
 
 /// Builds the router's services: producer, outbox publisher and the two consumer loops.
 public enum RouterApplication {
-    public static func services(configuration: RouterConfiguration, logger: Logger) throws -> [any Service] {
+    public static func services(configuration: RouterConfiguration, context: RuntimeContext) throws -> [any Service] {
+        let logger = context.logger
         let store = try ServiceStore(path: configuration.storePath, migrations: RouterStore.migrations)
+        context.health.set("store", true)
         let state = try store.database.read { try RouterStore.loadState($0) }
         logger.info("router state loaded", metadata: ["openChats": "\(state.openChats.count)", "openDepartments": "\(state.openDepartments.count)"])
         let producer = try KafkaProducer(configuration: configuration.common.producerConfiguration(), logger: logger)
@@ -61,9 +64,10 @@ public enum RouterApplication {
             ProducerService(producer: producer),
             outbox,
             ConsumerLoop(name: "presence", topics: [.presenceDepartments, .presenceAgents], mode: .allPartitions, store: store,
-                         common: configuration.common, applier: applier, outbox: outbox, logger: logger),
+                         common: configuration.common, applier: applier, outbox: outbox, health: context.health, logger: logger),
             ConsumerLoop(name: "commands", topics: [.chatCommands], mode: .group(groupID: configuration.groupID), store: store,
-                         common: configuration.common, applier: applier, outbox: outbox, logger: logger),
+                         common: configuration.common, applier: applier, outbox: outbox, health: context.health, logger: logger),
+            OpsRoutes.server(host: configuration.common.opsHost, port: configuration.common.opsPort, context: context),
         ]
     }
 }

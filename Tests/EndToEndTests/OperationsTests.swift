@@ -1,0 +1,80 @@
+import ChatDevKit
+import Foundation
+import Testing
+
+/// Health, readiness and metrics of every service, and configuration errors at start.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct OperationsTests {
+    @Test func everyServiceAnswersHealthReadinessAndPrometheusMetrics() async throws {
+        try await RunningSystem.with { system in
+            // Some traffic, so counters have values.
+            let agent = try await system.connectAgent("alice")
+            let visitor = try await system.client.visitor(named: "Metrics")
+            let chatId = try await system.startChat(visitorToken: visitor.token)
+            _ = try await system.client.request("POST", "/api/v1/chats/\(chatId)/take", token: agent.token)
+
+            for component in [DevCluster.Component.gateway, .router, .presence, .archiver] {
+                let ops = ChatClient(baseURL: "http://127.0.0.1:\(system.cluster.opsPorts[component]!)")
+                let health = try await ops.request("GET", "/healthz")
+                #expect(health.status == 200, "\(component.rawValue) /healthz")
+                try await eventually("\(component.rawValue) ready") {
+                    try await ops.request("GET", "/readyz").status == 200
+                }
+                let ready = try await ops.request("GET", "/readyz")
+                #expect(ready.body["ready"]?.bool == true)
+                #expect(ready.body["checks"]?["store"]?.bool == true)
+
+                let metrics = try await ops.request("GET", "/metrics")
+                #expect(metrics.status == 200)
+                let families = try parsePrometheus(metrics.text)
+                #expect(families.contains("chat_records_consumed"), "\(component.rawValue) reports consumed records: \(families)")
+                #expect(families.contains("chat_store_commit_seconds"))
+                if component == .gateway {
+                    #expect(families.isSuperset(of: ["chat_websocket_connections", "chat_queue_waiting", "chat_queue_longest_wait_seconds"]))
+                } else if component != .archiver {
+                    #expect(families.contains("chat_records_produced"), "\(component.rawValue) reports produced records")
+                }
+            }
+        }
+    }
+
+    /// Families in a Prometheus text exposition, read by the reference Python parser.
+    func parsePrometheus(_ text: String) throws -> Set<String> {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString).txt")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let script = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\n"
+            + "print('\\n'.join(f.name for f in p(open(sys.argv[1]).read())))"
+        let (status, output) = try run("/usr/bin/env", ["python3", "-c", script, file.path])
+        guard status == 0 else { throw ClientError("prometheus_client could not parse /metrics: \(output)") }
+        return Set(output.split(separator: "\n").map(String.init))
+    }
+
+    @Test(arguments: [
+        ("router", "CHAT_KAFKA_FETCH_WAIT_MS", "soon"),
+        ("presence", "PRESENCE_GRACE_SECONDS", "-3"),
+        ("archiver", "CHAT_LOG_FORMAT", "xml"),
+        ("gateway", "GATEWAY_TOKEN_SECRET", "short"),
+        ("gateway", "CHAT_OPS_PORT", "70000"),
+    ])
+    func aBadEnvironmentValueStopsTheServiceNamingTheVariable(_ service: String, _ variable: String, _ value: String) throws {
+        let binary = DevCluster.defaultBinDirectory().appendingPathComponent(service).path
+        let (status, output) = try run(binary, [], environment: [variable: value, "CHAT_KAFKA_BOOTSTRAP": "127.0.0.1:1"])
+        #expect(status == 2)
+        #expect(output.contains(variable), "the message names \(variable): \(output)")
+    }
+
+    func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
