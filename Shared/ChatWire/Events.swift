@@ -63,6 +63,24 @@ public enum WireEvent: Sendable, Equatable {
         }
     }
 
+    /// The chat the event is about, for events that are about one.
+    public var chatId: String? {
+        switch self {
+        case .chatStartRequested(let payload): payload.chatId
+        case .chatTakeRequested(let payload): payload.chatId
+        case .chatCloseRequested(let payload): payload.chatId
+        case .chatQueued(let payload): payload.chatId
+        case .chatAssigned(let payload): payload.chatId
+        case .chatClosed(let payload): payload.chatId
+        case .chatRequeued(let payload): payload.chatId
+        case .requestRejected(let payload): payload.chatId
+        case .messagePosted(let payload): payload.chatId
+        case .transcriptRequested(let payload): payload.chatId
+        case .transcriptAnswered(let payload): payload.chatId
+        case .agentConnected, .agentDisconnected, .agentAvailabilitySet, .gatewayStarted, .agentPresenceChanged, .departmentAvailabilityChanged: nil
+        }
+    }
+
     init(type: EventType, payload decoder: any Decoder) throws {
         switch type {
         case .chatStartRequested: self = .chatStartRequested(try ChatStartRequested(from: decoder))

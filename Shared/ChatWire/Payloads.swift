@@ -72,20 +72,50 @@ public struct ChatQueued: Codable, Sendable, Equatable {
 }
 
 public struct ChatAssigned: Codable, Sendable, Equatable {
-    /// Why this agent got the chat, for audit.
-    public enum Reason: String, Codable, Sendable {
-        case manualPick = "manual_pick"
+    /// Why this agent got the chat, for audit. A string on the wire; readers keep values
+    /// they do not know as they are, so new reasons need no new schema version.
+    public struct Reason: RawRepresentable, Codable, Sendable, Hashable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        /// The agent picked the chat from the queue.
+        public static let manualPick = Reason(rawValue: "manual_pick")
+        /// The router chose the least-loaded available agent.
+        public static let automatic = Reason(rawValue: "automatic")
+    }
+
+    /// What an automatic assignment weighed: every eligible agent and their load.
+    public struct Decision: Codable, Sendable, Equatable {
+        public struct Candidate: Codable, Sendable, Equatable {
+            public var agentId: String
+            public var activeChats: Int
+            public init(agentId: String, activeChats: Int) {
+                self.agentId = agentId
+                self.activeChats = activeChats
+            }
+        }
+
+        /// `least_loaded`: fewest active chats first, then the agent id.
+        public var rule: String
+        public var maxChatsPerAgent: Int
+        public var candidates: [Candidate]
+        public init(rule: String, maxChatsPerAgent: Int, candidates: [Candidate]) {
+            self.rule = rule
+            self.maxChatsPerAgent = maxChatsPerAgent
+            self.candidates = candidates
+        }
     }
 
     public var chatId: String
     public var departmentId: String
     public var agent: Participant
     public var reason: Reason
-    public init(chatId: String, departmentId: String, agent: Participant, reason: Reason) {
+    public var decision: Decision?
+    public init(chatId: String, departmentId: String, agent: Participant, reason: Reason, decision: Decision? = nil) {
         self.chatId = chatId
         self.departmentId = departmentId
         self.agent = agent
         self.reason = reason
+        self.decision = decision
     }
 }
 

@@ -14,7 +14,9 @@ enum Samples {
         .chatTakeRequested(ChatTakeRequested(chatId: "c-1", departmentId: "support", agent: agent)),
         .chatCloseRequested(ChatCloseRequested(chatId: "c-1", departmentId: "support", requestedBy: agent)),
         .chatQueued(ChatQueued(chatId: "c-1", departmentId: "support", visitor: visitor, queuedAt: time)),
-        .chatAssigned(ChatAssigned(chatId: "c-1", departmentId: "support", agent: agent, reason: .manualPick)),
+        .chatAssigned(ChatAssigned(chatId: "c-1", departmentId: "support", agent: agent, reason: .automatic, decision: ChatAssigned.Decision(
+            rule: "least_loaded", maxChatsPerAgent: 3,
+            candidates: [.init(agentId: "alice", activeChats: 0), .init(agentId: "bob", activeChats: 2)]))),
         .chatClosed(ChatClosed(chatId: "c-1", departmentId: "support", closedBy: agent)),
         .chatRequeued(ChatRequeued(chatId: "c-1", departmentId: "support", previousAgent: agent, reason: .agentOffline)),
         .requestRejected(RequestRejected(chatId: "c-2", code: .alreadyOpen, message: "You already have an open chat with this department.", existingChatId: "c-1")),

@@ -84,3 +84,50 @@ struct OfflineAgentRequeueTests {
         }
     }
 }
+
+/// Automatic assignment through the real services: nothing waits while an agent has room.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct AutomaticAssignmentEndToEndTests {
+    @Test func queuedChatsReachAgentsAfterAvailabilityTogglesAndFreedCapacity() async throws {
+        try await RunningSystem.with(environment: ["ROUTER_ASSIGNMENT": "automatic", "ROUTER_MAX_CHATS_PER_AGENT": "1"]) { system in
+            let client = system.client
+            let bob = try await system.connectAgent("bob")
+            func chat(_ chatId: String, _ token: String) async throws -> JSON? {
+                try await client.request("GET", "/api/v1/chats/\(chatId)", token: token).body["chat"]
+            }
+            func newChat(_ name: String) async throws -> (id: String, token: String) {
+                let visitor = try await client.visitor(named: name)
+                return (try await system.startChat(visitorToken: visitor.token), visitor.token)
+            }
+
+            let first = try await newChat("First")
+            try await eventually("first chat assigned to bob") { try await chat(first.id, first.token)?["agent"]?["id"]?.string == "bob" }
+            let second = try await newChat("Second")
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await chat(second.id, second.token)?["status"]?.string == "queued", "bob is at his maximum")
+
+            // Alice logs in: the waiting chat reaches her at once.
+            let alice = try await system.connectAgent("alice")
+            try await eventually("second chat assigned to alice") { try await chat(second.id, second.token)?["agent"]?["id"]?.string == "alice" }
+            let pushed = try await alice.socket.next { $0["type"]?.string == "chat.updated" && $0["chat"]?["chatId"]?.string == second.id && $0["chat"]?["status"]?.string == "assigned" }
+            #expect(pushed["chat"]?["agent"]?["id"]?.string == "alice")
+
+            // She frees her capacity and toggles her availability a few times, ending available.
+            #expect(try await client.request("POST", "/api/v1/chats/\(second.id)/close", token: alice.token).status == 200)
+            for available in [false, true, false, true] {
+                await alice.socket.send(["type": "availability.set", "available": available])
+            }
+            let third = try await newChat("Third")
+            try await eventually("third chat assigned to alice, not stuck in the queue") {
+                try await chat(third.id, third.token)?["agent"]?["id"]?.string == "alice"
+            }
+
+            // A fourth waits until bob closes his first chat.
+            let fourth = try await newChat("Fourth")
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await chat(fourth.id, fourth.token)?["status"]?.string == "queued")
+            #expect(try await client.request("POST", "/api/v1/chats/\(first.id)/close", token: bob.token).status == 200)
+            try await eventually("fourth chat assigned to bob") { try await chat(fourth.id, fourth.token)?["agent"]?["id"]?.string == "bob" }
+        }
+    }
+}

@@ -128,3 +128,75 @@ import Testing
         #expect(again.isEmpty)
     }
 }
+
+@Suite struct AutomaticAssignmentTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+    let policy = RoutingPolicy(assignment: .automatic, maxChatsPerAgent: 2)
+
+    func agent(_ id: String, taking: Bool = true, departments: [String] = ["support"]) -> AgentPresenceChanged {
+        AgentPresenceChanged(agentId: id, displayName: id.capitalized, departmentIds: departments, status: taking ? .online : .offline, available: taking)
+    }
+
+    func start(_ state: inout RouterState, _ chatId: String, minute: Double) -> [RouterAction] {
+        let visitor = Participant(role: .visitor, id: "v-\(chatId)", displayName: chatId)
+        return state.handle(Envelope(producer: "g", event: .chatStartRequested(ChatStartRequested(chatId: chatId, departmentId: "support", visitor: visitor))),
+                            producer: "r", now: now.addingTimeInterval(minute * 60)) { _ in false }
+    }
+
+    func apply(_ state: inout RouterState, _ event: WireEvent) -> [RouterAction] {
+        state.handle(Envelope(producer: "p", event: event), producer: "r", now: now) { _ in false }
+    }
+
+    func assignments(_ actions: [RouterAction]) -> [(chat: String, agent: String, decision: ChatAssigned.Decision?)] {
+        actions.compactMap { action in
+            guard case .publish(let record) = action, case .chatAssigned(let assigned) = record.envelope.event else { return nil }
+            #expect(assigned.reason == .automatic)
+            return (assigned.chatId, assigned.agent.id, assigned.decision)
+        }
+    }
+
+    @Test func waitingChatsGoToTheLeastLoadedAgentUpToTheMaximum() {
+        var state = RouterState(openDepartments: ["support"], policy: policy)
+        _ = apply(&state, .agentPresenceChanged(agent("alice")))
+        _ = apply(&state, .agentPresenceChanged(agent("bob")))
+        var given: [(chat: String, agent: String, decision: ChatAssigned.Decision?)] = []
+        for (index, chat) in ["c1", "c2", "c3", "c4", "c5"].enumerated() {
+            given += assignments(start(&state, chat, minute: Double(index)))
+        }
+        #expect(given.map(\.chat) == ["c1", "c2", "c3", "c4"])
+        #expect(given.map(\.agent) == ["alice", "bob", "alice", "bob"])
+        #expect(given[1].decision?.candidates == [.init(agentId: "bob", activeChats: 0), .init(agentId: "alice", activeChats: 1)])
+        #expect(state.openChats["c5"]?.status == .queued, "both agents are at their maximum")
+        #expect(state.load(of: "alice") == 2)
+
+        // Capacity frees up: the oldest waiting chat goes at once.
+        let close = apply(&state, .chatCloseRequested(ChatCloseRequested(chatId: "c1", departmentId: "support", requestedBy: Participant(role: .agent, id: "alice", displayName: "Alice"))))
+        #expect(assignments(close).map(\.chat) == ["c5"])
+    }
+
+    @Test func chatsDoNotStayQueuedAcrossAvailabilityToggles() {
+        var state = RouterState(openDepartments: ["support"], policy: policy)
+        _ = apply(&state, .agentPresenceChanged(agent("alice", taking: false)))
+        #expect(assignments(start(&state, "c1", minute: 0)).isEmpty)
+        #expect(assignments(start(&state, "c2", minute: 1)).isEmpty)
+        for _ in 0..<3 {
+            _ = apply(&state, .agentPresenceChanged(agent("alice", taking: false)))
+        }
+        let back = apply(&state, .agentPresenceChanged(agent("alice")))
+        #expect(assignments(back).map(\.chat) == ["c1", "c2"], "oldest first, as soon as the agent is available")
+    }
+
+    @Test func agentsOfOtherDepartmentsAndUnavailableAgentsAreNotCandidates() {
+        var state = RouterState(openDepartments: ["support"], policy: policy)
+        _ = apply(&state, .agentPresenceChanged(agent("sam", departments: ["sales"])))
+        _ = apply(&state, .agentPresenceChanged(agent("una", taking: false)))
+        #expect(assignments(start(&state, "c1", minute: 0)).isEmpty)
+        #expect(state.openChats["c1"]?.status == .queued)
+    }
+
+    @Test func manualModeNeverAssignsByItself() {
+        var state = RouterState(openDepartments: ["support"], policy: RoutingPolicy(assignment: .manual, maxChatsPerAgent: 2))
+        _ = apply(&state, .agentPresenceChanged(agent("alice")))
+        #expect(assignments(start(&state, "c1", minute: 0)).isEmpty)
+    }
+}

@@ -94,9 +94,12 @@ final class ChatOperations: Sendable {
         return try await visibleChat(chatId, to: caller)
     }
 
+    /// Sends a router command and waits for the router's answer about the same chat.
     private func ask(_ command: Envelope, key: String) async throws -> Envelope {
         let record = WireRecord(topic: .chatCommands, key: key, envelope: command)
-        return try await replies.request(id: command.id, timeout: .milliseconds(configuration.replyTimeoutMilliseconds)) { [producer] in
+        let chatId = command.event.chatId
+        return try await replies.request(id: command.id, timeout: .milliseconds(configuration.replyTimeoutMilliseconds),
+                                         accepts: { $0.event.chatId == chatId }) { [producer] in
             do { try await producer.send(record) } catch { throw APIError.unavailable }
         }
     }

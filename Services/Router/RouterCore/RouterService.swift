@@ -14,10 +14,17 @@ public struct RouterConfiguration: Sendable {
     public var common: CommonConfiguration
     /// `ROUTER_GROUP_ID`: consumer group shared by all router instances.
     public var groupID: String
+    /// `ROUTER_ASSIGNMENT` (`manual` or `automatic`) and `ROUTER_MAX_CHATS_PER_AGENT`.
+    public var policy: RoutingPolicy
 
     public init(environment: EnvironmentReader = EnvironmentReader()) throws(ConfigurationError) {
         common = try CommonConfiguration(service: "router", environment: environment)
         groupID = try environment.string("ROUTER_GROUP_ID", default: "router")
+        let assignment = try environment.string("ROUTER_ASSIGNMENT", default: "manual")
+        guard let mode = RoutingPolicy.Assignment(rawValue: assignment) else {
+            throw ConfigurationError(variable: "ROUTER_ASSIGNMENT", problem: "must be manual or automatic, got '\(assignment)'")
+        }
+        policy = RoutingPolicy(assignment: mode, maxChatsPerAgent: try environment.int("ROUTER_MAX_CHATS_PER_AGENT", default: 3, range: 1...100))
     }
 
     public var storePath: String { "\(common.dataDirectory)/router.sqlite" }
@@ -55,7 +62,7 @@ public enum RouterApplication {
         let logger = context.logger
         let store = try ServiceStore(path: configuration.storePath, migrations: RouterStore.migrations)
         context.health.set("store", true)
-        let state = try store.database.read { try RouterStore.loadState($0) }
+        let state = try store.database.read { try RouterStore.loadState($0, policy: configuration.policy) }
         logger.info("router state loaded", metadata: ["openChats": "\(state.openChats.count)", "openDepartments": "\(state.openDepartments.count)"])
         let producer = try KafkaProducer(configuration: configuration.common.producerConfiguration(), logger: logger)
         let outbox = OutboxPublisher(store: store, producer: producer, logger: logger)

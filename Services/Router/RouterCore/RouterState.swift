@@ -24,10 +24,47 @@ public struct RoutedChat: Sendable, Equatable {
     }
 }
 
+/// An agent as the router sees them, from presence.
+public struct RoutingAgent: Sendable, Equatable {
+    public var id: String
+    public var displayName: String
+    public var departmentIds: [String]
+    /// Online and available: may get chats automatically.
+    public var takingChats: Bool
+
+    public init(id: String, displayName: String, departmentIds: [String], takingChats: Bool) {
+        self.id = id
+        self.displayName = displayName
+        self.departmentIds = departmentIds
+        self.takingChats = takingChats
+    }
+}
+
+/// How chats reach agents.
+public struct RoutingPolicy: Sendable, Equatable {
+    public enum Assignment: String, Sendable {
+        /// Chats wait until an agent picks one.
+        case manual
+        /// The router gives each waiting chat, oldest first, to the least-loaded agent of its
+        /// department who is taking chats and below the maximum. Agents can still pick.
+        case automatic
+    }
+
+    public var assignment: Assignment
+    /// Most concurrent chats an automatic assignment gives an agent (manual picks may exceed it).
+    public var maxChatsPerAgent: Int
+
+    public init(assignment: Assignment = .manual, maxChatsPerAgent: Int = 3) {
+        self.assignment = assignment
+        self.maxChatsPerAgent = maxChatsPerAgent
+    }
+}
+
 /// What the adapter must do after the state machine decided.
 public enum RouterAction: Sendable, Equatable {
     case saveChat(RoutedChat)
     case saveDepartment(id: String, open: Bool)
+    case saveAgent(RoutingAgent)
     case publish(WireRecord)
 }
 
@@ -37,6 +74,8 @@ public enum RouterAction: Sendable, Equatable {
 public struct RouterState: Sendable {
     public private(set) var openChats: [String: RoutedChat] = [:]
     public private(set) var openDepartments: Set<String> = []
+    public private(set) var agents: [String: RoutingAgent] = [:]
+    public let policy: RoutingPolicy
     /// visitor id + department id → the visitor's open chat there.
     private var openChatByVisitor: [VisitorInDepartment: String] = [:]
 
@@ -45,7 +84,9 @@ public struct RouterState: Sendable {
         var departmentId: String
     }
 
-    public init(openChats: [RoutedChat] = [], openDepartments: Set<String> = []) {
+    public init(openChats: [RoutedChat] = [], openDepartments: Set<String> = [], agents: [RoutingAgent] = [], policy: RoutingPolicy = RoutingPolicy()) {
+        self.policy = policy
+        for agent in agents { self.agents[agent.id] = agent }
         for chat in openChats where chat.status != .closed {
             self.openChats[chat.id] = chat
             openChatByVisitor[VisitorInDepartment(visitorId: chat.visitor.id, departmentId: chat.departmentId)] = chat.id
@@ -54,8 +95,43 @@ public struct RouterState: Sendable {
     }
 
     /// Decides what `envelope` means. `producer` names this instance in the events it
-    /// writes; `now` stamps them.
+    /// writes; `now` stamps them. With automatic assignment, every event is also a chance to
+    /// give waiting chats to agents who have room: a chat never waits while an eligible agent
+    /// has capacity, whatever toggled in between.
     public mutating func handle(_ envelope: Envelope, producer: String, now: Date, isClosed: (String) -> Bool) -> [RouterAction] {
+        let actions = decide(envelope, producer: producer, now: now, isClosed: isClosed)
+        guard policy.assignment == .automatic else { return actions }
+        return actions + assignWaitingChats(cause: envelope, producer: producer, now: now)
+    }
+
+    /// Active chats per agent (assigned, not closed).
+    public func load(of agentId: String) -> Int {
+        openChats.values.filter { $0.status == .assigned && $0.agent?.id == agentId }.count
+    }
+
+    private mutating func assignWaitingChats(cause: Envelope, producer: String, now: Date) -> [RouterAction] {
+        var actions: [RouterAction] = []
+        let waiting = openChats.values.filter { $0.status == .queued }.sorted { ($0.queuedAt, $0.id) < ($1.queuedAt, $1.id) }
+        for var chat in waiting {
+            let candidates = agents.values
+                .filter { $0.takingChats && $0.departmentIds.contains(chat.departmentId) }
+                .map { (agent: $0, load: load(of: $0.id)) }
+                .sorted { ($0.load, $0.agent.id) < ($1.load, $1.agent.id) }
+            guard let chosen = candidates.first(where: { $0.load < policy.maxChatsPerAgent }) else { continue }
+            let agent = Participant(role: .agent, id: chosen.agent.id, displayName: chosen.agent.displayName)
+            chat.status = .assigned
+            chat.agent = agent
+            openChats[chat.id] = chat
+            let decision = ChatAssigned.Decision(rule: "least_loaded", maxChatsPerAgent: policy.maxChatsPerAgent,
+                                                 candidates: candidates.map { .init(agentId: $0.agent.id, activeChats: $0.load) })
+            let event = ChatAssigned(chatId: chat.id, departmentId: chat.departmentId, agent: agent, reason: .automatic, decision: decision)
+            actions += [.saveChat(chat), .publish(WireRecord(topic: .chatConversations, key: chat.id,
+                                                              envelope: .caused(by: cause, producer: producer, event: .chatAssigned(event), at: now)))]
+        }
+        return actions
+    }
+
+    private mutating func decide(_ envelope: Envelope, producer: String, now: Date, isClosed: (String) -> Bool) -> [RouterAction] {
         func publish(_ chatId: String, _ event: WireEvent) -> RouterAction {
             .publish(WireRecord(topic: .chatConversations, key: chatId, envelope: .caused(by: envelope, producer: producer, event: event, at: now)))
         }
@@ -74,19 +150,25 @@ public struct RouterState: Sendable {
             if change.open { openDepartments.insert(change.departmentId) } else { openDepartments.remove(change.departmentId) }
             return [.saveDepartment(id: change.departmentId, open: change.open)]
 
-        case .agentPresenceChanged(let presence) where presence.status == .offline:
+        case .agentPresenceChanged(let presence):
+            let agent = RoutingAgent(id: presence.agentId, displayName: presence.displayName, departmentIds: presence.departmentIds,
+                                     takingChats: presence.status == .online && presence.available)
+            var actions: [RouterAction] = agents[agent.id] == agent ? [] : [.saveAgent(agent)]
+            agents[agent.id] = agent
+            guard presence.status == .offline else { return actions }
             // Connection lost past the grace period (or logged out): the agent's chats go
             // back to their queues, in their original order.
             let held = openChats.values.filter { $0.status == .assigned && $0.agent?.id == presence.agentId }
                 .sorted { ($0.queuedAt, $0.id) < ($1.queuedAt, $1.id) }
-            return held.flatMap { chat -> [RouterAction] in
+            for chat in held {
                 var requeued = chat
                 requeued.status = .queued
                 requeued.agent = nil
                 openChats[chat.id] = requeued
                 let event = ChatRequeued(chatId: chat.id, departmentId: chat.departmentId, previousAgent: chat.agent!, reason: .agentOffline)
-                return [.saveChat(requeued), publish(chat.id, .chatRequeued(event))]
+                actions += [.saveChat(requeued), publish(chat.id, .chatRequeued(event))]
             }
+            return actions
 
         case .chatStartRequested(let request):
             let visitorKey = VisitorInDepartment(visitorId: request.visitor.id, departmentId: request.departmentId)

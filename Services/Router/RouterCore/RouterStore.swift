@@ -23,9 +23,17 @@ enum RouterStore {
                 table.column("open", .boolean).notNull()
             }
         }),
+        ("router-2", { db in
+            try db.create(table: "agents") { table in
+                table.column("id", .text).primaryKey()
+                table.column("display_name", .text).notNull()
+                table.column("department_ids", .text).notNull()
+                table.column("taking_chats", .boolean).notNull()
+            }
+        }),
     ]
 
-    static func loadState(_ db: Database) throws -> RouterState {
+    static func loadState(_ db: Database, policy: RoutingPolicy) throws -> RouterState {
         let chats = try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE status != 'closed'").map { row -> RoutedChat in
             let agentId: String? = row["agent_id"]
             return RoutedChat(
@@ -36,7 +44,12 @@ enum RouterStore {
                 queuedAt: Date(timeIntervalSince1970: row["queued_at"]))
         }
         let open = try String.fetchAll(db, sql: "SELECT id FROM departments WHERE open")
-        return RouterState(openChats: chats, openDepartments: Set(open))
+        let agents = try Row.fetchAll(db, sql: "SELECT * FROM agents").map { row in
+            RoutingAgent(id: row["id"], displayName: row["display_name"],
+                         departmentIds: (row["department_ids"] as String).split(separator: ",").map(String.init),
+                         takingChats: row["taking_chats"])
+        }
+        return RouterState(openChats: chats, openDepartments: Set(open), agents: agents, policy: policy)
     }
 
     static func isClosed(_ db: Database, chatId: String) throws -> Bool {
@@ -57,6 +70,14 @@ enum RouterStore {
         case .saveDepartment(let id, let open):
             try db.execute(sql: "INSERT INTO departments (id, open) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open",
                            arguments: [id, open])
+        case .saveAgent(let agent):
+            try db.execute(
+                sql: """
+                INSERT INTO agents (id, display_name, department_ids, taking_chats) VALUES (?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, department_ids = excluded.department_ids,
+                    taking_chats = excluded.taking_chats
+                """,
+                arguments: [agent.id, agent.displayName, agent.departmentIds.joined(separator: ","), agent.takingChats])
         case .publish(let record):
             try record.appendToOutbox(db)
         }
