@@ -94,6 +94,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Services/Gateway/GatewayCore",
+            resources: [.copy("Public")],
             swiftSettings: strict
         ),
         .executableTarget(name: "Gateway", dependencies: ["GatewayCore"], path: "Services/Gateway/Gateway", swiftSettings: strict),

@@ -285,6 +285,9 @@ def main():
     built = re.findall(r"--product[ =](\S+)", dockerfile)
     if sorted(built) != sorted(PRODUCTS):
         checker.fail(f"compose/Dockerfile builds {built}; expected exactly {list(PRODUCTS)}")
+    manifest = checker.read("Package.swift") or ""
+    if re.search(r"\.target\([^)]*resources:", manifest, re.S) and "*.resources" not in dockerfile:
+        checker.fail("Package.swift gives a target resources, but compose/Dockerfile does not copy the *.resources bundles next to the binaries")
     if "compose/entrypoint.sh" not in dockerfile or not re.search(r"^ENTRYPOINT\s", dockerfile, re.M):
         checker.fail("compose/Dockerfile does not install compose/entrypoint.sh as its ENTRYPOINT")
 

@@ -43,6 +43,8 @@ public enum GatewayApplication {
         let replies = PendingReplies()
         let operations = ChatOperations(store: store, producer: producer, replies: replies, configuration: configuration)
         let router = Router()
+        // Static files first; anything not found there goes on to the API routes.
+        router.middlewares.add(FileMiddleware(configuration.publicDirectory, searchForIndexHtml: true, logger: logger))
         GatewayHTTP(operations: operations, signer: signer, hub: hub).register(on: router)
         OpsRoutes.register(on: router, context: context) {
             // Gauges read at scrape time from the gateway's view.

@@ -38,8 +38,7 @@ struct GatewayHTTP {
 
     @Sendable func createVisitor(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let body = try await decode(NewVisitor.self, from: request)
-        let name = body.displayName.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...80).contains(name.count) else { throw APIError.invalid("displayName must have 1 to 80 characters.") }
+        let name = try validDisplayName(body.displayName)
         let caller = Caller(role: .visitor, id: "v-" + WireID.make(), displayName: name)
         return jsonResponse(Session(token: signer.issue(for: caller), role: "visitor", id: caller.id, displayName: name), status: .created)
     }
@@ -67,12 +66,20 @@ struct GatewayHTTP {
 
     // MARK: Chats
 
-    struct StartChat: Decodable { var departmentId: String }
+    struct StartChat: Decodable {
+        var departmentId: String
+        /// The name the visitor gave in the pre-chat form; defaults to the token's name.
+        var displayName: String?
+    }
 
     @Sendable func startChat(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let caller = try authenticate(request)
         let body = try await decode(StartChat.self, from: request)
-        let (chat, created) = try await operations.startChat(visitor: caller, departmentId: body.departmentId)
+        var visitor = caller
+        if let name = body.displayName {
+            visitor.displayName = try validDisplayName(name)
+        }
+        let (chat, created) = try await operations.startChat(visitor: visitor, departmentId: body.departmentId)
         return jsonResponse(["chat": chat], status: created ? .created : .ok)
     }
 
@@ -124,6 +131,12 @@ struct GatewayHTTP {
     }
 
     // MARK: Helpers
+
+    private func validDisplayName(_ text: String) throws -> String {
+        let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...80).contains(name.count) else { throw APIError.invalid("displayName must have 1 to 80 characters.") }
+        return name
+    }
 
     private func authenticate(_ request: Request) throws -> Caller {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
