@@ -3,10 +3,15 @@ public enum EventType: String, CaseIterable, Sendable {
     case chatStartRequested = "chat.start_requested"
     case chatTakeRequested = "chat.take_requested"
     case chatCloseRequested = "chat.close_requested"
+    case chatOwnerActionRequested = "chat.owner_action_requested"
+    case chatTransferIn = "chat.transfer_in"
     case chatQueued = "chat.queued"
     case chatAssigned = "chat.assigned"
     case chatClosed = "chat.closed"
     case chatRequeued = "chat.requeued"
+    case chatParked = "chat.parked"
+    case chatUnparked = "chat.unparked"
+    case chatTransferred = "chat.transferred"
     case requestRejected = "request.rejected"
     case messagePosted = "message.posted"
     case agentConnected = "agent.connected"
@@ -26,10 +31,15 @@ public enum WireEvent: Sendable, Equatable {
     case chatStartRequested(ChatStartRequested)
     case chatTakeRequested(ChatTakeRequested)
     case chatCloseRequested(ChatCloseRequested)
+    case chatOwnerActionRequested(ChatOwnerActionRequested)
+    case chatTransferIn(ChatTransferIn)
     case chatQueued(ChatQueued)
     case chatAssigned(ChatAssigned)
     case chatClosed(ChatClosed)
     case chatRequeued(ChatRequeued)
+    case chatParked(ChatParkChanged)
+    case chatUnparked(ChatParkChanged)
+    case chatTransferred(ChatTransferred)
     case requestRejected(RequestRejected)
     case messagePosted(MessagePosted)
     case agentConnected(AgentConnected)
@@ -46,10 +56,15 @@ public enum WireEvent: Sendable, Equatable {
         case .chatStartRequested: .chatStartRequested
         case .chatTakeRequested: .chatTakeRequested
         case .chatCloseRequested: .chatCloseRequested
+        case .chatOwnerActionRequested: .chatOwnerActionRequested
+        case .chatTransferIn: .chatTransferIn
         case .chatQueued: .chatQueued
         case .chatAssigned: .chatAssigned
         case .chatClosed: .chatClosed
         case .chatRequeued: .chatRequeued
+        case .chatParked: .chatParked
+        case .chatUnparked: .chatUnparked
+        case .chatTransferred: .chatTransferred
         case .requestRejected: .requestRejected
         case .messagePosted: .messagePosted
         case .agentConnected: .agentConnected
@@ -69,6 +84,10 @@ public enum WireEvent: Sendable, Equatable {
         case .chatStartRequested(let payload): payload.chatId
         case .chatTakeRequested(let payload): payload.chatId
         case .chatCloseRequested(let payload): payload.chatId
+        case .chatOwnerActionRequested(let payload): payload.chatId
+        case .chatTransferIn(let payload): payload.chatId
+        case .chatParked(let payload), .chatUnparked(let payload): payload.chatId
+        case .chatTransferred(let payload): payload.chatId
         case .chatQueued(let payload): payload.chatId
         case .chatAssigned(let payload): payload.chatId
         case .chatClosed(let payload): payload.chatId
@@ -86,10 +105,15 @@ public enum WireEvent: Sendable, Equatable {
         case .chatStartRequested: self = .chatStartRequested(try ChatStartRequested(from: decoder))
         case .chatTakeRequested: self = .chatTakeRequested(try ChatTakeRequested(from: decoder))
         case .chatCloseRequested: self = .chatCloseRequested(try ChatCloseRequested(from: decoder))
+        case .chatOwnerActionRequested: self = .chatOwnerActionRequested(try ChatOwnerActionRequested(from: decoder))
+        case .chatTransferIn: self = .chatTransferIn(try ChatTransferIn(from: decoder))
         case .chatQueued: self = .chatQueued(try ChatQueued(from: decoder))
         case .chatAssigned: self = .chatAssigned(try ChatAssigned(from: decoder))
         case .chatClosed: self = .chatClosed(try ChatClosed(from: decoder))
         case .chatRequeued: self = .chatRequeued(try ChatRequeued(from: decoder))
+        case .chatParked: self = .chatParked(try ChatParkChanged(from: decoder))
+        case .chatUnparked: self = .chatUnparked(try ChatParkChanged(from: decoder))
+        case .chatTransferred: self = .chatTransferred(try ChatTransferred(from: decoder))
         case .requestRejected: self = .requestRejected(try RequestRejected(from: decoder))
         case .messagePosted: self = .messagePosted(try MessagePosted(from: decoder))
         case .agentConnected: self = .agentConnected(try AgentConnected(from: decoder))
@@ -108,10 +132,14 @@ public enum WireEvent: Sendable, Equatable {
         case .chatStartRequested(let payload): try payload.encode(to: encoder)
         case .chatTakeRequested(let payload): try payload.encode(to: encoder)
         case .chatCloseRequested(let payload): try payload.encode(to: encoder)
+        case .chatOwnerActionRequested(let payload): try payload.encode(to: encoder)
+        case .chatTransferIn(let payload): try payload.encode(to: encoder)
         case .chatQueued(let payload): try payload.encode(to: encoder)
         case .chatAssigned(let payload): try payload.encode(to: encoder)
         case .chatClosed(let payload): try payload.encode(to: encoder)
         case .chatRequeued(let payload): try payload.encode(to: encoder)
+        case .chatParked(let payload), .chatUnparked(let payload): try payload.encode(to: encoder)
+        case .chatTransferred(let payload): try payload.encode(to: encoder)
         case .requestRejected(let payload): try payload.encode(to: encoder)
         case .messagePosted(let payload): try payload.encode(to: encoder)
         case .agentConnected(let payload): try payload.encode(to: encoder)

@@ -56,7 +56,85 @@ public struct ChatCloseRequested: Codable, Sendable, Equatable {
     }
 }
 
+/// The agent handling a chat acts on it: return it to the queue, park or unpark it, or
+/// transfer it to another department or agent.
+public struct ChatOwnerActionRequested: Codable, Sendable, Equatable {
+    public struct Action: RawRepresentable, Codable, Sendable, Hashable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public static let returnToQueue = Action(rawValue: "return_to_queue")
+        public static let park = Action(rawValue: "park")
+        public static let unpark = Action(rawValue: "unpark")
+        public static let transfer = Action(rawValue: "transfer")
+    }
+
+    public var chatId: String
+    public var departmentId: String
+    public var agent: Participant
+    public var action: Action
+    /// For `transfer`: the department to queue the chat in.
+    public var toDepartmentId: String?
+    /// For `transfer`: the agent to hand the chat to (same department).
+    public var toAgentId: String?
+    public init(chatId: String, departmentId: String, agent: Participant, action: Action, toDepartmentId: String? = nil, toAgentId: String? = nil) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.agent = agent
+        self.action = action
+        self.toDepartmentId = toDepartmentId
+        self.toAgentId = toAgentId
+    }
+}
+
+/// Router to router: a chat transferred into `departmentId` joins its queue. Keyed by
+/// the target department, so the instance owning that queue admits it.
+public struct ChatTransferIn: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var departmentId: String
+    public var fromDepartmentId: String
+    public var visitor: Participant
+    public var queuedAt: Date
+    public init(chatId: String, departmentId: String, fromDepartmentId: String, visitor: Participant, queuedAt: Date) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.fromDepartmentId = fromDepartmentId
+        self.visitor = visitor
+        self.queuedAt = queuedAt
+    }
+}
+
 // MARK: chat.conversations (router and gateway → gateway, archiver)
+
+/// The owner parked (or unparked) a chat: it stays theirs but does not count as active.
+/// `handlingSeconds` is the active handling time so far, kept across parks.
+public struct ChatParkChanged: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var departmentId: String
+    public var agent: Participant
+    public var handlingSeconds: Double
+    public init(chatId: String, departmentId: String, agent: Participant, handlingSeconds: Double) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.agent = agent
+        self.handlingSeconds = handlingSeconds
+    }
+}
+
+/// A chat moved: to another department's queue (`toAgent` absent) or to another agent.
+public struct ChatTransferred: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var fromDepartmentId: String
+    public var toDepartmentId: String
+    public var previousAgent: Participant
+    public var toAgent: Participant?
+    public init(chatId: String, fromDepartmentId: String, toDepartmentId: String, previousAgent: Participant, toAgent: Participant?) {
+        self.chatId = chatId
+        self.fromDepartmentId = fromDepartmentId
+        self.toDepartmentId = toDepartmentId
+        self.previousAgent = previousAgent
+        self.toAgent = toAgent
+    }
+}
 
 public struct ChatQueued: Codable, Sendable, Equatable {
     public var chatId: String
@@ -132,9 +210,13 @@ public struct ChatClosed: Codable, Sendable, Equatable {
 
 /// A chat went back to its department's queue, keeping its place (`queuedAt`).
 public struct ChatRequeued: Codable, Sendable, Equatable {
-    public enum Reason: String, Codable, Sendable {
+    public struct Reason: RawRepresentable, Codable, Sendable, Hashable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
         /// The agent's last connection closed and the grace period ran out.
-        case agentOffline = "agent_offline"
+        public static let agentOffline = Reason(rawValue: "agent_offline")
+        /// The agent gave the chat back.
+        public static let returnedByAgent = Reason(rawValue: "returned_by_agent")
     }
 
     public var chatId: String
@@ -151,13 +233,23 @@ public struct ChatRequeued: Codable, Sendable, Equatable {
 
 /// The router refused a request; nothing changed. `code` is stable, `message` is for people.
 public struct RequestRejected: Codable, Sendable, Equatable {
-    public enum Code: String, Codable, Sendable {
-        case alreadyTaken = "already_taken"
-        case alreadyOpen = "already_open"
-        case chatClosed = "chat_closed"
-        case unknownChat = "unknown_chat"
-        case departmentClosed = "department_closed"
-        case notParticipant = "not_participant"
+    /// A string on the wire; readers keep codes they do not know as they are.
+    public struct Code: RawRepresentable, Codable, Sendable, Hashable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public static let alreadyTaken = Code(rawValue: "already_taken")
+        public static let alreadyOpen = Code(rawValue: "already_open")
+        public static let chatClosed = Code(rawValue: "chat_closed")
+        public static let unknownChat = Code(rawValue: "unknown_chat")
+        public static let departmentClosed = Code(rawValue: "department_closed")
+        public static let notParticipant = Code(rawValue: "not_participant")
+        /// Only the agent handling the chat may do this.
+        public static let notOwner = Code(rawValue: "not_owner")
+        /// Parking a parked chat, unparking an active one, acting on a waiting one.
+        public static let invalidTransition = Code(rawValue: "invalid_transition")
+        /// The transfer target has no available agent, or the agent is not available.
+        public static let targetUnavailable = Code(rawValue: "target_unavailable")
+        public static let unknownAction = Code(rawValue: "unknown_action")
     }
 
     public var chatId: String

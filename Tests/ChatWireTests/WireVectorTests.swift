@@ -13,6 +13,11 @@ enum Samples {
         .chatStartRequested(ChatStartRequested(chatId: "c-1", departmentId: "support", visitor: visitor)),
         .chatTakeRequested(ChatTakeRequested(chatId: "c-1", departmentId: "support", agent: agent)),
         .chatCloseRequested(ChatCloseRequested(chatId: "c-1", departmentId: "support", requestedBy: agent)),
+        .chatOwnerActionRequested(ChatOwnerActionRequested(chatId: "c-1", departmentId: "support", agent: agent, action: .transfer, toDepartmentId: "sales")),
+        .chatTransferIn(ChatTransferIn(chatId: "c-1", departmentId: "sales", fromDepartmentId: "support", visitor: visitor, queuedAt: time)),
+        .chatParked(ChatParkChanged(chatId: "c-1", departmentId: "support", agent: agent, handlingSeconds: 95.5)),
+        .chatUnparked(ChatParkChanged(chatId: "c-1", departmentId: "support", agent: agent, handlingSeconds: 95.5)),
+        .chatTransferred(ChatTransferred(chatId: "c-1", fromDepartmentId: "support", toDepartmentId: "sales", previousAgent: agent, toAgent: nil)),
         .chatQueued(ChatQueued(chatId: "c-1", departmentId: "support", visitor: visitor, queuedAt: time)),
         .chatAssigned(ChatAssigned(chatId: "c-1", departmentId: "support", agent: agent, reason: .automatic, decision: ChatAssigned.Decision(
             rule: "least_loaded", maxChatsPerAgent: 3,

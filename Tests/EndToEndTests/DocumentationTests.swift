@@ -73,3 +73,21 @@ import Testing
         #expect(try read(".ci/run").contains("./scripts/test"))
     }
 }
+
+/// The container files (which cannot run here: no Docker engine) name only what exists.
+@Suite struct ComposeTests {
+    @Test func composeFilesMatchTheCodeAndDocs() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", DocumentationTests.root.appendingPathComponent("Tests/ops/check_compose.py").path]
+        process.currentDirectoryURL = DocumentationTests.root
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "check_compose.py: \(text)")
+        #expect(text.contains("compose check: ok"))
+    }
+}

@@ -200,3 +200,94 @@ import Testing
         #expect(assignments(start(&state, "c1", minute: 0)).isEmpty)
     }
 }
+
+@Suite struct OwnerActionTests {
+    let alice = Participant(role: .agent, id: "alice", displayName: "Alice")
+    let bob = Participant(role: .agent, id: "bob", displayName: "Bob")
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func assignedState() -> RouterState {
+        let visitor = Participant(role: .visitor, id: "v-1", displayName: "Vera")
+        let chat = RoutedChat(id: "c-1", departmentId: "support", visitor: visitor, status: .assigned, agent: alice, queuedAt: start, activeSince: start)
+        return RouterState(openChats: [chat], openDepartments: ["support", "sales"],
+                           agents: [RoutingAgent(id: "bob", displayName: "Bob", departmentIds: ["support"], takingChats: true),
+                                    RoutingAgent(id: "sam", displayName: "Sam", departmentIds: ["sales"], takingChats: true)])
+    }
+
+    func act(_ state: inout RouterState, _ action: ChatOwnerActionRequested.Action, by agent: Participant? = nil, at seconds: Double,
+             toDepartment: String? = nil, toAgent: String? = nil) -> [WireEvent] {
+        let request = ChatOwnerActionRequested(chatId: "c-1", departmentId: state.openChats["c-1"]?.departmentId ?? "support", agent: agent ?? alice,
+                                               action: action, toDepartmentId: toDepartment, toAgentId: toAgent)
+        return state.handle(Envelope(producer: "g", event: .chatOwnerActionRequested(request)), producer: "r", now: start.addingTimeInterval(seconds)) { _ in false }
+            .compactMap { if case .publish(let record) = $0 { record.envelope.event } else { nil } }
+    }
+
+    func code(_ events: [WireEvent]) -> RequestRejected.Code? {
+        if case .requestRejected(let rejected)? = events.first { return rejected.code }
+        return nil
+    }
+
+    @Test func parkingKeepsOwnershipAndAccumulatesHandlingTime() {
+        var state = assignedState()
+        #expect(act(&state, .park, at: 60) == [.chatParked(ChatParkChanged(chatId: "c-1", departmentId: "support", agent: alice, handlingSeconds: 60))])
+        #expect(state.openChats["c-1"]?.status == .parked)
+        #expect(state.load(of: "alice") == 0, "a parked chat does not count as active")
+        #expect(code(act(&state, .park, at: 70)) == .invalidTransition)
+        #expect(act(&state, .unpark, at: 300) == [.chatUnparked(ChatParkChanged(chatId: "c-1", departmentId: "support", agent: alice, handlingSeconds: 60))])
+        #expect(state.openChats["c-1"]?.handlingSeconds(at: start.addingTimeInterval(330)) == 90, "the timer restarts on unpark")
+        #expect(code(act(&state, .unpark, at: 340)) == .invalidTransition)
+    }
+
+    @Test func onlyTheOwnerActs() {
+        var state = assignedState()
+        #expect(code(act(&state, .park, by: bob, at: 1)) == .notOwner)
+        #expect(code(act(&state, .returnToQueue, by: bob, at: 1)) == .notOwner)
+        #expect(state.openChats["c-1"]?.agent == alice)
+    }
+
+    @Test func returnToQueueFreesTheChatForOthers() {
+        var state = assignedState()
+        #expect(act(&state, .returnToQueue, at: 30) == [.chatRequeued(ChatRequeued(chatId: "c-1", departmentId: "support", previousAgent: alice, reason: .returnedByAgent))])
+        #expect(state.openChats["c-1"]?.status == .queued)
+        #expect(state.openChats["c-1"]?.handledSeconds == 30)
+    }
+
+    @Test func transferToAnAvailableAgentOfTheDepartment() {
+        var state = assignedState()
+        #expect(code(act(&state, .transfer, at: 5, toAgent: "sam")) == .targetUnavailable, "sam is not in support")
+        #expect(code(act(&state, .transfer, at: 5, toAgent: "nobody")) == .targetUnavailable)
+        let moved = act(&state, .transfer, at: 5, toAgent: "bob")
+        #expect(moved == [.chatTransferred(ChatTransferred(chatId: "c-1", fromDepartmentId: "support", toDepartmentId: "support", previousAgent: alice, toAgent: bob))])
+        #expect(state.openChats["c-1"]?.agent == bob)
+    }
+
+    @Test func transferToAnotherDepartmentHandsTheChatOver() {
+        var state = assignedState()
+        let visitor = state.openChats["c-1"]!.visitor
+        let actions = state.handle(Envelope(producer: "g", event: .chatOwnerActionRequested(ChatOwnerActionRequested(
+            chatId: "c-1", departmentId: "support", agent: alice, action: .transfer, toDepartmentId: "sales"))), producer: "r", now: start) { _ in false }
+        let records = actions.compactMap { if case .publish(let record) = $0 { record } else { nil } }
+        #expect(records.map(\.topic) == [.chatConversations, .chatCommands])
+        #expect(records[1].key == "sales", "the target department's owner admits it")
+        #expect(state.openChats["c-1"] == nil)
+        // The owner of sales admits it, keeping its place.
+        let admitted = state.handle(records[1].envelope, producer: "r", now: start.addingTimeInterval(1)) { _ in false }
+        guard case .publish(let queued)? = admitted.last, case .chatQueued(let event) = queued.envelope.event else {
+            Issue.record("admission publishes chat.queued")
+            return
+        }
+        #expect(event.departmentId == "sales")
+        #expect(state.openChats["c-1"]?.departmentId == "sales")
+        #expect(state.openChats["c-1"]?.status == .queued)
+        #expect(state.openChats["c-1"]?.queuedAt == start)
+        #expect(state.openChats["c-1"]?.visitor == visitor)
+    }
+
+    @Test func transferToAClosedDepartmentIsRefused() {
+        var state = RouterState(openChats: [RoutedChat(id: "c-1", departmentId: "support", visitor: Participant(role: .visitor, id: "v", displayName: "V"),
+                                                       status: .assigned, agent: alice, queuedAt: start)], openDepartments: ["support"])
+        #expect(code(act(&state, .transfer, at: 1, toDepartment: "sales")) == .targetUnavailable)
+        #expect(code(act(&state, .transfer, at: 1)) == .invalidTransition)
+        #expect(state.openChats["c-1"]?.status == .assigned)
+    }
+}

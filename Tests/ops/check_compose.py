@@ -12,7 +12,8 @@ Services/; the kafka containers' own variables are exempt); every variable inter
 into the compose files, and every variable the Swift services read, is documented; the
 topics job creates exactly the topics of the table in docs/architecture.md with their
 partitions and cleanup policies, with replication 1 on one broker and 3
-(min.insync.replicas 2) in the HA file; the Dockerfile builds exactly the four products;
+(min.insync.replicas 2) in the HA file; the Dockerfile builds exactly the four products
+(and ships the SwiftPM resource bundles when a target has resources);
 the gateway publishes 8080 and its health check asks /healthz or /readyz; the other
 services can be scaled (no container_name, no published ports) and their health checks
 ask their ops port; every service has its store volume and waits for the topics job.
@@ -286,7 +287,10 @@ def main():
     if sorted(built) != sorted(PRODUCTS):
         checker.fail(f"compose/Dockerfile builds {built}; expected exactly {list(PRODUCTS)}")
     manifest = checker.read("Package.swift") or ""
-    if re.search(r"\.target\([^)]*resources:", manifest, re.S) and "*.resources" not in dockerfile:
+    kinds = [re.findall(r"\.(target|testTarget|executableTarget)\(", manifest[:match.start()])[-1:]
+             for match in re.finditer(r"\bresources:", manifest)]
+    instructions = "\n".join(line for line in dockerfile.splitlines() if not line.lstrip().startswith("#"))
+    if any(kind and kind[0] != "testTarget" for kind in kinds) and "*.resources" not in instructions:
         checker.fail("Package.swift gives a target resources, but compose/Dockerfile does not copy the *.resources bundles next to the binaries")
     if "compose/entrypoint.sh" not in dockerfile or not re.search(r"^ENTRYPOINT\s", dockerfile, re.M):
         checker.fail("compose/Dockerfile does not install compose/entrypoint.sh as its ENTRYPOINT")

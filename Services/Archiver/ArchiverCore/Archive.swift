@@ -49,6 +49,12 @@ public enum Archive {
             try db.execute(
                 sql: "INSERT OR IGNORE INTO chat_agents (chat_id, agent_id, display_name, joined_at) SELECT id, ?, ?, ? FROM chats WHERE id = ?",
                 arguments: [assigned.agent.id, assigned.agent.displayName, time, assigned.chatId])
+        case .chatTransferred(let transfer):
+            if let agent = transfer.toAgent {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO chat_agents (chat_id, agent_id, display_name, joined_at) SELECT id, ?, ?, ? FROM chats WHERE id = ?",
+                    arguments: [agent.id, agent.displayName, time, transfer.chatId])
+            }
         case .chatClosed(let closed):
             try db.execute(sql: "UPDATE chats SET closed_at = ?, closed_by = ? WHERE id = ? AND closed_at IS NULL",
                            arguments: [time, closed.closedBy.id, closed.chatId])

@@ -68,7 +68,8 @@ final class ChatOperations: Sendable {
             let existing = rejection.existingChatId ?? chatId
             let chat = try await read { try GatewayStore.chat($0, id: existing) }
             return (chat ?? ChatView(chatId: existing, departmentId: departmentId, status: "queued",
-                                     visitor: PersonView(id: visitor.id, displayName: visitor.displayName), agent: nil, queuedAt: Date(), closedAt: nil), false)
+                                     visitor: PersonView(id: visitor.id, displayName: visitor.displayName), agent: nil, queuedAt: Date(), closedAt: nil,
+                                     handledSeconds: 0, activeSince: nil, position: nil, estimatedWaitSeconds: nil), false)
         default:
             throw unexpected(answer)
         }
@@ -95,6 +96,26 @@ final class ChatOperations: Sendable {
     }
 
     /// Sends a router command and waits for the router's answer about the same chat.
+    /// Return to queue, park, unpark or transfer: only the agent handling the chat.
+    func ownerAction(_ action: ChatOwnerActionRequested.Action, chatId: String, agent: Caller,
+                     toDepartmentId: String? = nil, toAgentId: String? = nil) async throws -> ChatView {
+        guard agent.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents handle chats.") }
+        for id in [toDepartmentId, toAgentId].compactMap({ $0 }) where !WireID.isValid(id) {
+            throw APIError.invalid("'\(id)' is not a valid id.")
+        }
+        if action == .transfer, (toDepartmentId == nil) == (toAgentId == nil) {
+            throw APIError.invalid("A transfer names exactly one of toDepartmentId and toAgentId.")
+        }
+        let chat = try await visibleChat(chatId, to: agent)
+        let command = Envelope(producer: gatewayID, event: .chatOwnerActionRequested(ChatOwnerActionRequested(
+            chatId: chatId, departmentId: chat.departmentId, agent: agent.participant, action: action,
+            toDepartmentId: toDepartmentId, toAgentId: toAgentId)))
+        let answer = try await ask(command, key: chat.departmentId)
+        if case .requestRejected = answer.event { throw unexpected(answer) }
+        // After a transfer elsewhere the chat may no longer be visible to this agent.
+        return try await read { try GatewayStore.chat($0, id: chatId) } ?? chat
+    }
+
     private func ask(_ command: Envelope, key: String) async throws -> Envelope {
         let record = WireRecord(topic: .chatCommands, key: key, envelope: command)
         let chatId = command.event.chatId
@@ -110,8 +131,9 @@ final class ChatOperations: Sendable {
         }
         let status: HTTPResponse.Status = switch rejection.code {
         case .unknownChat: .notFound
-        case .notParticipant: .forbidden
-        case .alreadyTaken, .alreadyOpen, .chatClosed, .departmentClosed: .conflict
+        case .notParticipant, .notOwner: .forbidden
+        case .unknownAction: .badRequest
+        default: .conflict
         }
         return APIError(status, rejection.code.rawValue, rejection.message)
     }

@@ -35,8 +35,12 @@ final class ConnectionHub: Sendable {
     func deliver(_ effects: [GatewayEffect]) {
         for effect in effects {
             switch effect {
-            case .chatChanged(let chat):
-                let frame = APIJSON.string(ChatUpdatedFrame(chat: chat))
+            case .queuePositionChanged(let chat):
+                push(frame: APIJSON.string(ChatUpdatedFrame(chat: chat, change: "position"))) {
+                    $0.caller.role == .visitor && $0.caller.id == chat.visitor.id
+                }
+            case .chatChanged(let chat, let change):
+                let frame = APIJSON.string(ChatUpdatedFrame(chat: chat, change: change))
                 push(frame: frame) { $0.caller.role == .visitor ? $0.caller.id == chat.visitor.id : $0.departmentIds.contains(chat.departmentId) }
                 if let agent = chat.agent {
                     // A newly assigned agent gets the conversation so far.
@@ -73,6 +77,9 @@ final class ConnectionHub: Sendable {
 struct ChatUpdatedFrame: Encodable {
     var type = "chat.updated"
     var chat: ChatView
+    /// What happened: queued, assigned, returned_to_queue, agent_offline, transferred,
+    /// parked, unparked, closed, or position (a waiting chat moved up).
+    var change: String
 }
 
 struct DepartmentUpdatedFrame: Encodable {

@@ -21,6 +21,10 @@ struct GatewayHTTP {
         api.get("/chats/:chatId", use: chat)
         api.post("/chats/:chatId/take", use: take)
         api.post("/chats/:chatId/close", use: close)
+        api.post("/chats/:chatId/return", use: returnToQueue)
+        api.post("/chats/:chatId/park", use: park)
+        api.post("/chats/:chatId/unpark", use: unpark)
+        api.post("/chats/:chatId/transfer", use: transfer)
         api.get("/chats/:chatId/messages", use: messages)
         api.post("/chats/:chatId/messages", use: postMessage)
         api.get("/chats/:chatId/transcript", use: transcript)
@@ -103,6 +107,33 @@ struct GatewayHTTP {
     @Sendable func close(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let caller = try authenticate(request)
         return jsonResponse(["chat": try await operations.close(chatId: try chatID(context), caller: caller)])
+    }
+
+    @Sendable func returnToQueue(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        return jsonResponse(["chat": try await operations.ownerAction(.returnToQueue, chatId: try chatID(context), agent: caller)])
+    }
+
+    @Sendable func park(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        return jsonResponse(["chat": try await operations.ownerAction(.park, chatId: try chatID(context), agent: caller)])
+    }
+
+    @Sendable func unpark(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        return jsonResponse(["chat": try await operations.ownerAction(.unpark, chatId: try chatID(context), agent: caller)])
+    }
+
+    struct Transfer: Decodable {
+        var toDepartmentId: String?
+        var toAgentId: String?
+    }
+
+    @Sendable func transfer(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        let body = try await decode(Transfer.self, from: request)
+        return jsonResponse(["chat": try await operations.ownerAction(.transfer, chatId: try chatID(context), agent: caller,
+                                                                      toDepartmentId: body.toDepartmentId, toAgentId: body.toAgentId)])
     }
 
     @Sendable func messages(_ request: Request, context: BasicRequestContext) async throws -> Response {

@@ -5,7 +5,10 @@ import GRDB
 
 /// What the gateway must do once a batch of events is committed to its store.
 enum GatewayEffect: Sendable {
-    case chatChanged(ChatView)
+    /// `change` says what happened, in words a widget can map to a sentence.
+    case chatChanged(ChatView, change: String)
+    /// A waiting chat's place or estimate changed: its visitor is told.
+    case queuePositionChanged(ChatView)
     case messageStored(chatId: String, agentId: String?, visitorId: String)
     case departmentChanged(DepartmentView)
     /// An event that answers a request this or another gateway is waiting for.
@@ -57,6 +60,13 @@ enum GatewayStore {
                 table.column("available_agents", .integer).notNull()
             }
         }),
+        ("gateway-2", { db in
+            try db.alter(table: "chats") { table in
+                table.add(column: "assigned_at", .double)
+                table.add(column: "handled_seconds", .double).notNull().defaults(to: 0)
+                table.add(column: "active_since", .double)
+            }
+        }),
     ]
 
     // MARK: Applying events
@@ -64,27 +74,64 @@ enum GatewayStore {
     static func apply(_ envelope: Envelope, in db: Database) throws -> [GatewayEffect] {
         var effects: [GatewayEffect] = []
         let time = envelope.occurredAt.timeIntervalSince1970
+        var changed: (chatId: String, change: String, departments: Set<String>)?
         switch envelope.event {
         case .chatQueued(let queued):
             try db.execute(
                 sql: """
                 INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, queued_at) VALUES (?, ?, ?, ?, 'queued', ?)
-                ON CONFLICT (id) DO NOTHING
+                ON CONFLICT (id) DO UPDATE SET department_id = excluded.department_id, status = 'queued', agent_id = NULL, agent_name = NULL
+                WHERE chats.status = 'transferring'
                 """,
                 arguments: [queued.chatId, queued.departmentId, queued.visitor.id, queued.visitor.displayName, queued.queuedAt.timeIntervalSince1970])
-            effects += try chat(db, id: queued.chatId).map { [.chatChanged($0)] } ?? []
+            changed = (queued.chatId, "queued", [queued.departmentId])
         case .chatAssigned(let assigned):
-            try db.execute(sql: "UPDATE chats SET status = 'assigned', agent_id = ?, agent_name = ? WHERE id = ? AND status = 'queued'",
-                           arguments: [assigned.agent.id, assigned.agent.displayName, assigned.chatId])
-            effects += try chat(db, id: assigned.chatId).map { [.chatChanged($0)] } ?? []
+            try db.execute(sql: """
+                UPDATE chats SET status = 'assigned', agent_id = ?, agent_name = ?, assigned_at = ?, active_since = ?
+                WHERE id = ? AND status = 'queued'
+                """, arguments: [assigned.agent.id, assigned.agent.displayName, time, time, assigned.chatId])
+            changed = (assigned.chatId, "assigned", [assigned.departmentId])
         case .chatRequeued(let requeued):
-            try db.execute(sql: "UPDATE chats SET status = 'queued', agent_id = NULL, agent_name = NULL WHERE id = ? AND status = 'assigned'",
-                           arguments: [requeued.chatId])
-            effects += try chat(db, id: requeued.chatId).map { [.chatChanged($0)] } ?? []
+            try db.execute(sql: """
+                UPDATE chats SET status = 'queued', agent_id = NULL, agent_name = NULL,
+                    handled_seconds = handled_seconds + CASE WHEN active_since IS NULL THEN 0 ELSE MAX(0, ? - active_since) END,
+                    active_since = NULL
+                WHERE id = ? AND status IN ('assigned', 'parked')
+                """, arguments: [time, requeued.chatId])
+            changed = (requeued.chatId, requeued.reason == .returnedByAgent ? "returned_to_queue" : "agent_offline", [requeued.departmentId])
+        case .chatParked(let parked):
+            try db.execute(sql: "UPDATE chats SET status = 'parked', handled_seconds = ?, active_since = NULL WHERE id = ? AND status = 'assigned'",
+                           arguments: [parked.handlingSeconds, parked.chatId])
+            changed = (parked.chatId, "parked", [parked.departmentId])
+        case .chatUnparked(let unparked):
+            try db.execute(sql: "UPDATE chats SET status = 'assigned', handled_seconds = ?, active_since = ? WHERE id = ? AND status = 'parked'",
+                           arguments: [unparked.handlingSeconds, time, unparked.chatId])
+            changed = (unparked.chatId, "unparked", [unparked.departmentId])
+        case .chatTransferred(let transfer):
+            if let toAgent = transfer.toAgent {
+                try db.execute(sql: """
+                    UPDATE chats SET agent_id = ?, agent_name = ?, status = 'assigned',
+                        handled_seconds = handled_seconds + CASE WHEN active_since IS NULL THEN 0 ELSE MAX(0, ? - active_since) END,
+                        active_since = ?
+                    WHERE id = ?
+                    """, arguments: [toAgent.id, toAgent.displayName, time, time, transfer.chatId])
+            } else {
+                try db.execute(sql: """
+                    UPDATE chats SET status = 'transferring', agent_id = NULL, agent_name = NULL,
+                        handled_seconds = handled_seconds + CASE WHEN active_since IS NULL THEN 0 ELSE MAX(0, ? - active_since) END,
+                        active_since = NULL
+                    WHERE id = ?
+                    """, arguments: [time, transfer.chatId])
+            }
+            changed = (transfer.chatId, "transferred", [transfer.fromDepartmentId, transfer.toDepartmentId])
         case .chatClosed(let closed):
-            try db.execute(sql: "UPDATE chats SET status = 'closed', closed_at = ? WHERE id = ? AND status != 'closed'",
-                           arguments: [time, closed.chatId])
-            effects += try chat(db, id: closed.chatId).map { [.chatChanged($0)] } ?? []
+            try db.execute(sql: """
+                UPDATE chats SET status = 'closed', closed_at = ?,
+                    handled_seconds = handled_seconds + CASE WHEN active_since IS NULL THEN 0 ELSE MAX(0, ? - active_since) END,
+                    active_since = NULL
+                WHERE id = ? AND status != 'closed'
+                """, arguments: [time, time, closed.chatId])
+            changed = (closed.chatId, "closed", [closed.departmentId])
         case .messagePosted(let message):
             let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM messages WHERE chat_id = ? AND message_id = ?",
                                            arguments: [message.chatId, message.messageId]) ?? false
@@ -121,6 +168,15 @@ enum GatewayStore {
         default:
             break
         }
+        if let changed, let view = try chat(db, id: changed.chatId) {
+            effects.append(.chatChanged(view, change: changed.change))
+            // Everyone else waiting in those departments may have moved up.
+            for department in changed.departments.sorted() {
+                for waiting in try queue(db, departments: [department]) where waiting.chatId != view.chatId {
+                    effects.append(.queuePositionChanged(waiting))
+                }
+            }
+        }
         if let causation = envelope.causationID {
             effects.append(.reply(causationId: causation, envelope))
         }
@@ -130,15 +186,41 @@ enum GatewayStore {
     // MARK: Reading views
 
     static func chat(_ db: Database, id: String) throws -> ChatView? {
-        try Row.fetchOne(db, sql: "SELECT * FROM chats WHERE id = ?", arguments: [id]).map(chatView)
+        guard var view = try Row.fetchOne(db, sql: "SELECT * FROM chats WHERE id = ?", arguments: [id]).map(chatView) else { return nil }
+        if view.status == "queued" {
+            let ahead = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM chats WHERE department_id = ? AND status = 'queued' AND (queued_at < ? OR (queued_at = ? AND id < ?))
+                """, arguments: [view.departmentId, view.queuedAt.timeIntervalSince1970, view.queuedAt.timeIntervalSince1970, view.chatId]) ?? 0
+            view.position = ahead + 1
+            view.estimatedWaitSeconds = try averageWait(db, department: view.departmentId).map { $0 * Double(ahead + 1) }
+        }
+        return view
     }
 
-    /// Waiting chats of `departments`, oldest first.
+    /// Waiting chats of `departments`, oldest first, with their places.
     static func queue(_ db: Database, departments: [String]) throws -> [ChatView] {
         guard !departments.isEmpty else { return [] }
         let marks = databaseQuestionMarks(count: departments.count)
+        var positions: [String: Int] = [:]
+        var averages: [String: Double?] = [:]
         return try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE status = 'queued' AND department_id IN (\(marks)) ORDER BY queued_at, id",
-                                arguments: StatementArguments(departments)).map(chatView)
+                                arguments: StatementArguments(departments)).map { row in
+            var view = chatView(row)
+            let position = positions[view.departmentId, default: 0] + 1
+            positions[view.departmentId] = position
+            if averages[view.departmentId] == nil { averages[view.departmentId] = try averageWait(db, department: view.departmentId) }
+            view.position = position
+            view.estimatedWaitSeconds = averages[view.departmentId].flatMap { $0 }.map { $0 * Double(position) }
+            return view
+        }
+    }
+
+    /// Average time from queued to assigned over the department's last 20 assigned chats.
+    static func averageWait(_ db: Database, department: String) throws -> Double? {
+        try Double.fetchOne(db, sql: """
+            SELECT AVG(assigned_at - queued_at) FROM (
+                SELECT assigned_at, queued_at FROM chats WHERE department_id = ? AND assigned_at IS NOT NULL ORDER BY assigned_at DESC LIMIT 20)
+            """, arguments: [department])
     }
 
     /// Open chats a caller takes part in: a visitor's own, an agent's assigned ones.
@@ -201,7 +283,10 @@ enum GatewayStore {
             visitor: PersonView(id: row["visitor_id"], displayName: row["visitor_name"]),
             agent: agentId.map { PersonView(id: $0, displayName: row["agent_name"] ?? $0) },
             queuedAt: Date(timeIntervalSince1970: row["queued_at"]),
-            closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            handledSeconds: row["handled_seconds"],
+            activeSince: (row["active_since"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            position: nil, estimatedWaitSeconds: nil)
     }
 
     private static func departmentView(_ row: Row) -> DepartmentView {

@@ -11,12 +11,21 @@ public struct PersonView: Codable, Sendable, Equatable {
 public struct ChatView: Codable, Sendable, Equatable {
     public var chatId: String
     public var departmentId: String
-    /// `queued`, `assigned` or `closed`.
+    /// `queued`, `assigned`, `parked`, `transferring` (to another department, until its
+    /// queue holds it) or `closed`.
     public var status: String
     public var visitor: PersonView
     public var agent: PersonView?
     public var queuedAt: Date
     public var closedAt: Date?
+    /// Active handling time before `activeSince` (kept across parks), and when the current
+    /// active stretch began; a console shows `handledSeconds + (now - activeSince)`.
+    public var handledSeconds: Double
+    public var activeSince: Date?
+    /// While queued: 1 for the next chat to be served in its department.
+    public var position: Int?
+    /// While queued: `position` × the department's average wait of its last 20 assigned chats.
+    public var estimatedWaitSeconds: Double?
 }
 
 public struct MessageView: Codable, Sendable, Equatable {

@@ -4,7 +4,9 @@ import Foundation
 /// A chat as the router sees it.
 public struct RoutedChat: Sendable, Equatable {
     public enum Status: String, Sendable {
-        case queued, assigned, closed
+        /// `parked`: still the agent's, not active. `transferred`: moved to another
+        /// department (whose owner holds it now).
+        case queued, assigned, parked, closed, transferred
     }
 
     public var id: String
@@ -13,14 +15,32 @@ public struct RoutedChat: Sendable, Equatable {
     public var status: Status
     public var agent: Participant?
     public var queuedAt: Date
+    /// Active handling time before `activeSince` (kept across parks).
+    public var handledSeconds: Double
+    /// When the current active stretch began (assigned or unparked); nil while not active.
+    public var activeSince: Date?
 
-    public init(id: String, departmentId: String, visitor: Participant, status: Status, agent: Participant?, queuedAt: Date) {
+    public init(id: String, departmentId: String, visitor: Participant, status: Status, agent: Participant?, queuedAt: Date,
+                handledSeconds: Double = 0, activeSince: Date? = nil) {
         self.id = id
         self.departmentId = departmentId
         self.visitor = visitor
         self.status = status
         self.agent = agent
         self.queuedAt = queuedAt
+        self.handledSeconds = handledSeconds
+        self.activeSince = activeSince
+    }
+
+    /// Handling time up to `now`.
+    public func handlingSeconds(at now: Date) -> Double {
+        handledSeconds + (activeSince.map { max(0, now.timeIntervalSince($0)) } ?? 0)
+    }
+
+    /// Ends the current active stretch.
+    mutating func pauseHandling(at now: Date) {
+        handledSeconds = handlingSeconds(at: now)
+        activeSince = nil
     }
 }
 
@@ -121,6 +141,7 @@ public struct RouterState: Sendable {
             let agent = Participant(role: .agent, id: chosen.agent.id, displayName: chosen.agent.displayName)
             chat.status = .assigned
             chat.agent = agent
+            chat.activeSince = now
             openChats[chat.id] = chat
             let decision = ChatAssigned.Decision(rule: "least_loaded", maxChatsPerAgent: policy.maxChatsPerAgent,
                                                  candidates: candidates.map { .init(agentId: $0.agent.id, activeChats: $0.load) })
@@ -136,6 +157,9 @@ public struct RouterState: Sendable {
             .publish(WireRecord(topic: .chatConversations, key: chatId, envelope: .caused(by: envelope, producer: producer, event: event, at: now)))
         }
         func reject(_ chatId: String, _ code: RequestRejected.Code, _ message: String, existing: String? = nil) -> [RouterAction] {
+            rejection(chatId, code, message, existing)
+        }
+        func rejection(_ chatId: String, _ code: RequestRejected.Code, _ message: String, _ existing: String?) -> [RouterAction] {
             [publish(chatId, .requestRejected(RequestRejected(chatId: chatId, code: code, message: message, existingChatId: existing)))]
         }
         func rejectMissing(_ chatId: String) -> [RouterAction] {
@@ -164,6 +188,7 @@ public struct RouterState: Sendable {
                 var requeued = chat
                 requeued.status = .queued
                 requeued.agent = nil
+                requeued.pauseHandling(at: now)
                 openChats[chat.id] = requeued
                 let event = ChatRequeued(chatId: chat.id, departmentId: chat.departmentId, previousAgent: chat.agent!, reason: .agentOffline)
                 actions += [.saveChat(requeued), publish(chat.id, .chatRequeued(event))]
@@ -196,6 +221,7 @@ public struct RouterState: Sendable {
             }
             chat.status = .assigned
             chat.agent = request.agent
+            chat.activeSince = now
             openChats[chat.id] = chat
             return [.saveChat(chat), publish(chat.id, .chatAssigned(ChatAssigned(chatId: chat.id, departmentId: chat.departmentId, agent: request.agent, reason: .manualPick)))]
 
@@ -210,12 +236,93 @@ public struct RouterState: Sendable {
                 return reject(chat.id, .notParticipant, "Only the visitor or the agent handling this chat can end it.")
             }
             chat.status = .closed
+            chat.pauseHandling(at: now)
             openChats[chat.id] = nil
             openChatByVisitor[VisitorInDepartment(visitorId: chat.visitor.id, departmentId: chat.departmentId)] = nil
             return [.saveChat(chat), publish(chat.id, .chatClosed(ChatClosed(chatId: chat.id, departmentId: chat.departmentId, closedBy: requester)))]
 
+        case .chatOwnerActionRequested(let request):
+            guard var chat = openChats[request.chatId], chat.departmentId == request.departmentId else {
+                return rejectMissing(request.chatId)
+            }
+            guard chat.agent?.id == request.agent.id, chat.status == .assigned || chat.status == .parked else {
+                return reject(chat.id, .notOwner, "Only the agent handling this chat can do that.")
+            }
+            switch request.action {
+            case .park:
+                guard chat.status == .assigned else { return reject(chat.id, .invalidTransition, "This chat is already parked.") }
+                chat.status = .parked
+                chat.pauseHandling(at: now)
+                openChats[chat.id] = chat
+                return [.saveChat(chat), publish(chat.id, .chatParked(ChatParkChanged(chatId: chat.id, departmentId: chat.departmentId, agent: request.agent, handlingSeconds: chat.handledSeconds)))]
+            case .unpark:
+                guard chat.status == .parked else { return reject(chat.id, .invalidTransition, "This chat is not parked.") }
+                chat.status = .assigned
+                chat.activeSince = now
+                openChats[chat.id] = chat
+                return [.saveChat(chat), publish(chat.id, .chatUnparked(ChatParkChanged(chatId: chat.id, departmentId: chat.departmentId, agent: request.agent, handlingSeconds: chat.handledSeconds)))]
+            case .returnToQueue:
+                chat.status = .queued
+                chat.agent = nil
+                chat.pauseHandling(at: now)
+                openChats[chat.id] = chat
+                return [.saveChat(chat), publish(chat.id, .chatRequeued(ChatRequeued(chatId: chat.id, departmentId: chat.departmentId, previousAgent: request.agent, reason: .returnedByAgent)))]
+            case .transfer:
+                return transfer(chat, request: request, now: now, publish: publish, reject: rejection)
+            default:
+                return reject(chat.id, .unknownAction, "Unknown action '\(request.action.rawValue)'.")
+            }
+
+        case .chatTransferIn(let transfer):
+            // Admit a chat another department handed over; it keeps its original place.
+            let chat = RoutedChat(id: transfer.chatId, departmentId: transfer.departmentId, visitor: transfer.visitor,
+                                  status: .queued, agent: nil, queuedAt: transfer.queuedAt)
+            openChats[chat.id] = chat
+            openChatByVisitor[VisitorInDepartment(visitorId: chat.visitor.id, departmentId: chat.departmentId)] = chat.id
+            // Readers move the chat to this department only now that its owner holds it, so
+            // no request can reach this queue before the chat is in it.
+            return [.saveChat(chat), publish(chat.id, .chatQueued(ChatQueued(chatId: chat.id, departmentId: chat.departmentId, visitor: chat.visitor, queuedAt: chat.queuedAt)))]
+
         default:
             return []
         }
+    }
+
+    /// To an agent: only one who is online, available and in the chat's department. To a
+    /// department: only one with an available agent; the chat leaves this queue and is
+    /// admitted by the target department's owner through `chat.transfer_in`.
+    private mutating func transfer(_ chat: RoutedChat, request: ChatOwnerActionRequested, now: Date,
+                                   publish: (String, WireEvent) -> RouterAction,
+                                   reject: (String, RequestRejected.Code, String, String?) -> [RouterAction]) -> [RouterAction] {
+        var chat = chat
+        if let toAgentId = request.toAgentId {
+            guard let target = agents[toAgentId], target.takingChats, target.departmentIds.contains(chat.departmentId), toAgentId != request.agent.id else {
+                return reject(chat.id, .targetUnavailable, "That agent is not available for this department.", nil)
+            }
+            let toAgent = Participant(role: .agent, id: target.id, displayName: target.displayName)
+            chat.pauseHandling(at: now)
+            chat.status = .assigned
+            chat.agent = toAgent
+            chat.activeSince = now
+            openChats[chat.id] = chat
+            return [.saveChat(chat), publish(chat.id, .chatTransferred(ChatTransferred(
+                chatId: chat.id, fromDepartmentId: chat.departmentId, toDepartmentId: chat.departmentId, previousAgent: request.agent, toAgent: toAgent)))]
+        }
+        guard let toDepartment = request.toDepartmentId, toDepartment != chat.departmentId else {
+            return reject(chat.id, .invalidTransition, "A transfer needs another department or an agent.", nil)
+        }
+        guard openDepartments.contains(toDepartment) else {
+            return reject(chat.id, .targetUnavailable, "No agent of that department is available.", nil)
+        }
+        chat.pauseHandling(at: now)
+        chat.status = .transferred
+        openChats[chat.id] = nil
+        openChatByVisitor[VisitorInDepartment(visitorId: chat.visitor.id, departmentId: chat.departmentId)] = nil
+        let handOver = ChatTransferIn(chatId: chat.id, departmentId: toDepartment, fromDepartmentId: chat.departmentId, visitor: chat.visitor, queuedAt: chat.queuedAt)
+        guard case .publish(let moved) = publish(chat.id, .chatTransferred(ChatTransferred(
+            chatId: chat.id, fromDepartmentId: chat.departmentId, toDepartmentId: toDepartment, previousAgent: request.agent, toAgent: nil))) else { return [] }
+        let admit = WireRecord(topic: .chatCommands, key: toDepartment,
+                               envelope: Envelope.caused(by: moved.envelope, producer: moved.envelope.producer, event: .chatTransferIn(handOver), at: now))
+        return [.saveChat(chat), .publish(moved), .publish(admit)]
     }
 }

@@ -31,17 +31,25 @@ enum RouterStore {
                 table.column("taking_chats", .boolean).notNull()
             }
         }),
+        ("router-3", { db in
+            try db.alter(table: "chats") { table in
+                table.add(column: "handled_seconds", .double).notNull().defaults(to: 0)
+                table.add(column: "active_since", .double)
+            }
+        }),
     ]
 
     static func loadState(_ db: Database, policy: RoutingPolicy) throws -> RouterState {
-        let chats = try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE status != 'closed'").map { row -> RoutedChat in
+        let chats = try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE status IN ('queued', 'assigned', 'parked')").map { row -> RoutedChat in
             let agentId: String? = row["agent_id"]
             return RoutedChat(
                 id: row["id"], departmentId: row["department_id"],
                 visitor: Participant(role: .visitor, id: row["visitor_id"], displayName: row["visitor_name"]),
                 status: RoutedChat.Status(rawValue: row["status"]) ?? .queued,
                 agent: agentId.map { Participant(role: .agent, id: $0, displayName: row["agent_name"] ?? $0) },
-                queuedAt: Date(timeIntervalSince1970: row["queued_at"]))
+                queuedAt: Date(timeIntervalSince1970: row["queued_at"]),
+                handledSeconds: row["handled_seconds"],
+                activeSince: (row["active_since"] as Double?).map(Date.init(timeIntervalSince1970:)))
         }
         let open = try String.fetchAll(db, sql: "SELECT id FROM departments WHERE open")
         let agents = try Row.fetchAll(db, sql: "SELECT * FROM agents").map { row in
@@ -61,12 +69,15 @@ enum RouterStore {
         case .saveChat(let chat):
             try db.execute(
                 sql: """
-                INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, agent_id, agent_name, queued_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET status = excluded.status, agent_id = excluded.agent_id, agent_name = excluded.agent_name
+                INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, agent_id, agent_name, queued_at, handled_seconds, active_since)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET department_id = excluded.department_id, status = excluded.status,
+                    agent_id = excluded.agent_id, agent_name = excluded.agent_name,
+                    handled_seconds = excluded.handled_seconds, active_since = excluded.active_since
                 """,
                 arguments: [chat.id, chat.departmentId, chat.visitor.id, chat.visitor.displayName, chat.status.rawValue,
-                            chat.agent?.id, chat.agent?.displayName, chat.queuedAt.timeIntervalSince1970])
+                            chat.agent?.id, chat.agent?.displayName, chat.queuedAt.timeIntervalSince1970,
+                            chat.handledSeconds, chat.activeSince?.timeIntervalSince1970])
         case .saveDepartment(let id, let open):
             try db.execute(sql: "INSERT INTO departments (id, open) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open",
                            arguments: [id, open])

@@ -1,0 +1,504 @@
+/* livechat visitor widget. A site owner pastes one tag into any page:
+     <script src="https://chat.example.com/widget.js" data-department="support" async></script>
+   Plain JavaScript, no dependencies. It talks to the gateway it was loaded from (the HTTP
+   API in docs/openapi.yaml, the WebSocket protocol in docs/realtime.md) and draws itself in
+   a shadow root, so the page's styles and the widget's do not mix. Message text is only
+   ever set with textContent. */
+(() => {
+  'use strict';
+  const me = document.currentScript;
+  if (!me || !me.src) return;
+  const origin = new URL(me.src, location.href).origin;
+  const dept = me.dataset.department || 'support';
+  const registry = (window.__livechat = window.__livechat || {});
+  if (registry[dept]) return; // pasted twice
+  registry[dept] = true;
+  const api = origin + '/api/v1';
+
+  // What survives a reload, in the page's localStorage: the visitor (one per gateway) and
+  // the chat with this department. Falls back to memory where storage is blocked.
+  const memory = {};
+  const load = (key) => {
+    try { return JSON.parse(localStorage.getItem(key)) || {}; } catch (e) { return memory[key] || {}; }
+  };
+  const store = (key, value) => {
+    memory[key] = value;
+    try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* memory only */ }
+  };
+  const whoKey = 'livechat:' + origin, chatKey = whoKey + ':' + dept;
+  const who = load(whoKey); // {token, name, muted}
+  const cs = load(chatKey); // {chatId, seq, pending: [{id, text}], open}
+  cs.pending = cs.pending || [];
+  const saveWho = () => store(whoKey, who), saveChat = () => store(chatKey, cs);
+
+  let department = null; // Department from the gateway
+  let chat = null; // the Chat we are in, as last reported
+  let held = 0; // highest seq of cs.chatId shown on this page (messages arrive in seq order)
+  let quiet = cs.seq || 0; // agent messages up to this seq were heard before: no sound
+  let ws = null, live = false, tries = 0, retryTimer = 0;
+  let busy = false, requeued = false, unread = 0, audio = null, warned = false;
+  const outbox = new Map(); // clientMessageId -> bubble of own messages not yet delivered
+
+  const el = (tag, props, ...kids) => {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props || {})) {
+      if (key === 'text') node.textContent = value;
+      else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value);
+    }
+    node.append(...kids); // strings become text nodes
+    return node;
+  };
+  const button = (label, props) => el('button', Object.assign({ type: 'button' }, props), label);
+
+  // ---- The interface ----
+  const host = el('div', { 'data-livechat': dept });
+  host.style.display = 'none'; // until the stylesheet is there
+  const root = host.attachShadow({ mode: 'open' });
+  const css = el('link', { rel: 'stylesheet', href: origin + '/widget.css' });
+  css.onload = css.onerror = () => { host.style.display = ''; };
+  const badge = el('span', { class: 'badge', 'aria-hidden': 'true', hidden: '' });
+  const launcher = button('', { class: 'launcher', 'aria-controls': 'lc-panel', 'aria-expanded': 'false', hidden: '', onclick: () => showPanel(true) });
+  launcher.append(el('span', { 'aria-hidden': 'true', text: '\u{1F4AC} ' }), 'Chat with us', badge);
+  const offline = el('p', { class: 'offline', role: 'status', hidden: '' }, 'Our team is offline right now.');
+  const title = el('h2', { id: 'lc-title', text: 'Chat' });
+  const muteBtn = button('', { class: 'icon mute', 'aria-label': 'Mute notification sound', 'aria-pressed': 'false', onclick: toggleMute });
+  const minBtn = button('\u2013', { class: 'icon min', 'aria-label': 'Minimize chat', onclick: () => showPanel(false) });
+  const status = el('p', { class: 'status', role: 'status' });
+
+  const nameIn = el('input', { id: 'lc-name', name: 'name', required: '', maxlength: '80', autocomplete: 'name', 'aria-describedby': 'lc-err' });
+  const formErr = el('p', { id: 'lc-err', class: 'err', role: 'alert' });
+  const startBtn = el('button', { type: 'submit', class: 'btn' }, 'Start chat');
+  const prechat = el('form', { class: 'prechat', novalidate: '', onsubmit: startChat },
+    el('p', { text: 'Hello! Tell us your name and we will connect you with our team.' }),
+    el('label', { for: 'lc-name' }, 'Your name (required)'), nameIn, formErr, startBtn);
+
+  const msgs = el('div', { class: 'msgs' }), pend = el('div', { class: 'msgs' });
+  const log = el('div', { class: 'log', role: 'log', 'aria-label': 'Messages', tabindex: '0' }, msgs, pend);
+  const text = el('textarea', { id: 'lc-text', rows: '2', placeholder: 'Write a message\u2026', onkeydown: onKey });
+  const sendBtn = el('button', { type: 'submit', class: 'btn' }, 'Send');
+  const composer = el('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); send(); } },
+    el('label', { for: 'lc-text', class: 'sr' }, 'Message (Enter sends, Shift+Enter starts a new line)'), text, sendBtn);
+  const endBtn = button('End chat', { class: 'btn ghost end', onclick: () => confirmEnd(true) });
+  const yesBtn = button('Yes, end chat', { class: 'btn danger yes', onclick: endChat });
+  const noBtn = button('Cancel', { class: 'btn ghost no', onclick: () => confirmEnd(false) });
+  const confirmBox = el('div', { class: 'confirm', role: 'alertdialog', 'aria-labelledby': 'lc-confirm', hidden: '' },
+    el('span', { id: 'lc-confirm', text: 'End this chat?' }), yesBtn, noBtn);
+  const againBtn = button('Start a new chat', { class: 'btn again', hidden: '', onclick: newChat });
+  const conv = el('div', { class: 'conv', hidden: '' }, log, confirmBox, composer, el('div', { class: 'bar' }, endBtn, againBtn));
+  const panel = el('section', { id: 'lc-panel', class: 'panel', role: 'dialog', 'aria-labelledby': 'lc-title', hidden: '',
+    onkeydown: (e) => { if (e.key === 'Escape') showPanel(false); } },
+  el('header', null, title, muteBtn, minBtn), status, prechat, conv);
+  root.append(css, launcher, offline, panel);
+
+  function render() {
+    const open = !!(department && department.open);
+    const active = !!(chat && chat.status !== 'closed');
+    const ended = !!(chat && chat.status === 'closed');
+    const shown = !!cs.open;
+    panel.hidden = !shown;
+    launcher.hidden = shown || !(open || active);
+    launcher.setAttribute('aria-expanded', String(shown));
+    launcher.setAttribute('aria-label', unread ? `Chat with us, ${unread} new` : 'Chat with us');
+    badge.hidden = !unread;
+    badge.textContent = unread;
+    offline.hidden = shown || !department || open || active;
+    prechat.hidden = !!cs.chatId;
+    conv.hidden = !cs.chatId;
+    startBtn.disabled = busy || !open;
+    text.disabled = sendBtn.disabled = ended;
+    endBtn.hidden = !active || !confirmBox.hidden;
+    againBtn.hidden = !ended;
+    muteBtn.setAttribute('aria-pressed', String(!!who.muted));
+    muteBtn.textContent = who.muted ? '\u{1F515}' : '\u{1F514}';
+    let line = '';
+    if (!cs.chatId) line = department && !open ? 'Our team is offline right now.' : '';
+    else if (!chat) line = 'Connecting\u2026';
+    else if (chat.status === 'queued') line = requeued ? 'Returned to the queue: waiting for the next agent\u2026' : 'Waiting in the queue for an agent\u2026';
+    else if (chat.status === 'assigned') line = `${chat.agent ? chat.agent.displayName : 'An agent'} joined the chat`;
+    else line = 'The chat has ended.';
+    if (cs.chatId && !live && !ended) line += ' (reconnecting\u2026)';
+    if (status.textContent !== line) status.textContent = line;
+    status.hidden = !line;
+  }
+
+  function showPanel(show) {
+    cs.open = show;
+    saveChat();
+    if (show) { unread = 0; unlockAudio(); }
+    render();
+    if (show) { log.scrollTop = log.scrollHeight; (cs.chatId ? text : nameIn).focus(); } else launcher.focus();
+  }
+
+  // ---- HTTP ----
+  async function call(method, path, body, anonymous) {
+    const headers = {};
+    if (body) headers['Content-Type'] = 'application/json';
+    if (who.token && !anonymous) headers.Authorization = 'Bearer ' + who.token;
+    const res = await fetch(api + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const err = new Error((data.error && data.error.message) || 'HTTP ' + res.status);
+      err.status = res.status;
+      err.code = data.error && data.error.code;
+      throw err;
+    }
+    return data;
+  }
+
+  async function refreshDepartments() {
+    try {
+      const found = (await call('GET', '/departments', null, true)).departments.find((d) => d.departmentId === dept);
+      if (found) setDepartment(found);
+      else if (!warned) { warned = true; console.warn(`livechat: the gateway has no department '${dept}'`); }
+    } catch (e) {
+      if (!warned) { warned = true; console.warn('livechat: cannot reach ' + api, e); }
+    }
+  }
+
+  function setDepartment(d) {
+    department = d;
+    title.textContent = d.displayName;
+    render();
+  }
+
+  async function startChat(e) {
+    e.preventDefault();
+    const name = nameIn.value.trim();
+    if (!name) {
+      formErr.textContent = 'Please enter your name.';
+      nameIn.setAttribute('aria-invalid', 'true');
+      nameIn.focus();
+      return;
+    }
+    nameIn.removeAttribute('aria-invalid');
+    formErr.textContent = '';
+    busy = true;
+    render();
+    try {
+      if (!who.token) await signIn(name);
+      const body = { departmentId: dept, displayName: name };
+      let res;
+      try {
+        res = await call('POST', '/chats', body);
+      } catch (err) {
+        if (err.status !== 401) throw err;
+        await signIn(name); // the token expired: a new visitor
+        res = await call('POST', '/chats', body);
+      }
+      who.name = name;
+      saveWho();
+      beginChat(res.chat);
+      text.focus();
+    } catch (err) {
+      formErr.textContent = err.code === 'department_closed' ? 'Sorry, nobody is available right now.' : 'Could not start the chat: ' + err.message;
+    } finally {
+      busy = false;
+      render();
+    }
+  }
+
+  async function signIn(name) {
+    const res = await call('POST', '/visitors', { displayName: name }, true);
+    who.token = res.token;
+    who.name = name;
+    saveWho();
+  }
+
+  async function checkChat() {
+    const id = cs.chatId;
+    try {
+      const res = await call('GET', '/chats/' + encodeURIComponent(id));
+      if (id === cs.chatId) setChat(res.chat);
+    } catch (err) {
+      if (err.status === 404 && id === cs.chatId) forgetChat();
+    }
+  }
+
+  function confirmEnd(show) {
+    confirmBox.hidden = !show;
+    render();
+    (show ? noBtn : endBtn).focus();
+  }
+
+  async function endChat() {
+    confirmBox.hidden = true;
+    try {
+      const res = await call('POST', `/chats/${encodeURIComponent(cs.chatId)}/close`);
+      if (res.chat.chatId === cs.chatId) setChat(res.chat);
+    } catch (err) {
+      if (err.code === 'chat_closed') checkChat(); else system('Could not end the chat: ' + err.message);
+    }
+    render();
+    againBtn.focus();
+  }
+
+  // ---- Chat state ----
+  function beginChat(c) {
+    forgetChat();
+    cs.chatId = c.chatId;
+    quiet = 0;
+    saveChat();
+    setChat(c);
+    reconnect(); // resume=<chat>:0 so everything already stored in it comes too
+  }
+
+  function forgetChat() {
+    Object.assign(cs, { chatId: null, seq: 0, pending: [] });
+    saveChat();
+    chat = null;
+    held = 0;
+    requeued = false;
+    msgs.textContent = pend.textContent = '';
+    outbox.clear();
+    render();
+  }
+
+  function newChat() {
+    forgetChat();
+    nameIn.focus();
+  }
+
+  function setChat(c) {
+    const prev = chat;
+    chat = c;
+    if (prev && c.status === 'assigned' && (prev.status !== 'assigned' || (prev.agent && prev.agent.id) !== (c.agent && c.agent.id))) {
+      requeued = false;
+      system(`${c.agent ? c.agent.displayName : 'An agent'} joined the chat.`);
+    } else if (prev && c.status === 'queued' && prev.status === 'assigned') {
+      requeued = true;
+      system('The chat went back to the queue; the next agent will answer.');
+    } else if (prev && c.status === 'closed' && prev.status !== 'closed') {
+      system('The chat has ended.');
+    }
+    if (c.status === 'closed') {
+      for (const node of outbox.values()) setState(node, 'failed', 'Not sent: the chat has ended');
+      outbox.clear();
+      cs.pending = [];
+      saveChat();
+    }
+    render();
+  }
+
+  // ---- Messages ----
+  function bubble(t, own, sender) {
+    const node = el('div', { class: own ? 'msg own' : 'msg' });
+    if (sender) node.append(el('span', { class: 'who', text: sender }));
+    node.append(el('span', { class: 'text', text: t }), el('span', { class: 'meta' }));
+    return node;
+  }
+
+  function setState(node, state, note) {
+    node.dataset.state = state;
+    if (state === 'failed') node.classList.add('failed');
+    const labels = { sending: 'Sending\u2026', sent: 'Sent', delivered: 'Delivered' };
+    node.lastChild.textContent = [node.dataset.time, note || labels[state]].filter(Boolean).join(' \u00b7 ');
+  }
+
+  function put(parent, node) {
+    const stick = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
+    parent.append(node);
+    if (stick) log.scrollTop = log.scrollHeight;
+  }
+
+  function system(t) {
+    put(msgs, el('p', { class: 'sys', text: t }));
+  }
+
+  function send() {
+    const t = text.value;
+    if (!t.trim() || !cs.chatId || (chat && chat.status === 'closed')) return;
+    const p = { id: uuid(), text: t };
+    cs.pending.push(p);
+    saveChat();
+    queue(p);
+    text.value = '';
+    transmit(p);
+  }
+
+  function queue(p) {
+    const node = bubble(p.text, true);
+    setState(node, 'sending');
+    outbox.set(p.id, node);
+    put(pend, node);
+  }
+
+  function transmit(p) {
+    if (live) ws.send(JSON.stringify({ type: 'message.send', chatId: cs.chatId, clientMessageId: p.id, text: p.text }));
+  }
+
+  function onMessage(m) {
+    if (m.chatId !== cs.chatId || m.seq <= held) return; // already shown
+    if (m.seq > held + 1) return reconnect(); // a gap: ask again from what we hold
+    held = m.seq;
+    if (held > (cs.seq || 0)) cs.seq = held;
+    const own = m.sender.role === 'visitor';
+    let node = outbox.get(m.messageId);
+    if (node) {
+      outbox.delete(m.messageId);
+      cs.pending = cs.pending.filter((p) => p.id !== m.messageId);
+    } else {
+      node = bubble(m.text, own, own ? '' : m.sender.displayName);
+    }
+    saveChat();
+    node.dataset.seq = m.seq;
+    node.dataset.id = m.messageId;
+    node.dataset.time = new Date(m.sentAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    setState(node, own ? 'delivered' : 'received');
+    put(msgs, node);
+    if (!own && m.seq > quiet) {
+      quiet = m.seq;
+      if (!cs.open) unread++;
+      beep();
+      render();
+    }
+  }
+
+  function onKey(e) {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      send();
+    }
+  }
+
+  // ---- The socket ----
+  function connect() {
+    clearTimeout(retryTimer);
+    if (ws || !who.token) return;
+    let url = origin.replace(/^http/, 'ws') + '/api/v1/socket?token=' + encodeURIComponent(who.token);
+    if (cs.chatId) url += '&resume=' + encodeURIComponent(cs.chatId + ':' + held);
+    const s = (ws = new WebSocket(url));
+    s.onmessage = (e) => {
+      if (ws !== s) return;
+      let frame;
+      try { frame = JSON.parse(e.data); } catch (err) { return; }
+      onFrame(frame);
+    };
+    s.onclose = (e) => {
+      if (ws !== s) return;
+      ws = null;
+      live = false;
+      render();
+      if (e.code === 1008) {
+        if (e.reason !== 'malformed resume') { // the token is no longer valid
+          who.token = null;
+          saveWho();
+          forgetChat();
+          return;
+        }
+        forgetChat();
+      }
+      retryTimer = setTimeout(connect, Math.min(15000, 500 * 2 ** tries++) * (0.75 + Math.random() / 2));
+    };
+  }
+
+  function reconnect() {
+    const s = ws;
+    ws = null;
+    live = false;
+    if (s) s.close();
+    connect();
+  }
+
+  function onFrame(f) {
+    switch (f.type) {
+      case 'hello': {
+        live = true;
+        tries = 0;
+        refreshDepartments(); // department.updated frames missed while away are not replayed
+        const mine = (f.chats || []).find((c) => c.chatId === cs.chatId);
+        if (mine) setChat(mine);
+        else if (cs.chatId) checkChat(); // it ended meanwhile (or is not ours)
+        else {
+          const other = (f.chats || []).find((c) => c.departmentId === dept);
+          if (other && !busy) return beginChat(other); // started in another tab
+        }
+        for (const p of cs.pending) transmit(p); // same clientMessageId: stored once
+        render();
+        break;
+      }
+      case 'chat.updated':
+        if (f.chat.chatId === cs.chatId) setChat(f.chat);
+        else if (f.chat.departmentId === dept && f.chat.status !== 'closed' && !busy && (!cs.chatId || (chat && chat.status === 'closed'))) beginChat(f.chat);
+        break;
+      case 'message':
+        onMessage(f.message);
+        break;
+      case 'message.accepted': {
+        const node = outbox.get(f.clientMessageId);
+        if (node && f.chatId === cs.chatId) setState(node, 'sent');
+        break;
+      }
+      case 'department.updated':
+        if (f.department.departmentId === dept) setDepartment(f.department);
+        break;
+      case 'error': {
+        const node = f.clientMessageId && outbox.get(f.clientMessageId);
+        if (node) {
+          if (f.code === 'unavailable' || f.code === 'internal') {
+            setTimeout(() => { const p = cs.pending.find((x) => x.id === f.clientMessageId); if (p) transmit(p); }, 2000);
+          } else {
+            outbox.delete(f.clientMessageId);
+            cs.pending = cs.pending.filter((p) => p.id !== f.clientMessageId);
+            saveChat();
+            setState(node, 'failed', 'Not sent: ' + f.message);
+          }
+        } else if (f.code === 'chat_not_found' && f.chatId === cs.chatId) forgetChat();
+        break;
+      }
+    }
+  }
+
+  // ---- Sound ----
+  function unlockAudio() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === 'suspended') audio.resume();
+    } catch (e) { /* no audio */ }
+  }
+
+  function beep() {
+    if (who.muted) return;
+    unlockAudio();
+    if (!audio) return;
+    const osc = audio.createOscillator(), gain = audio.createGain(), t = audio.currentTime;
+    osc.frequency.value = 880;
+    gain.gain.setValueAtTime(0.12, t);
+    gain.gain.exponentialRampToValueAtTime(0.001, t + 0.2);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(t);
+    osc.stop(t + 0.2);
+  }
+
+  function toggleMute() {
+    who.muted = !who.muted;
+    saveWho();
+    render();
+  }
+
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID(); // only in secure contexts
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64;
+    b[8] = (b[8] & 63) | 128;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  function init() {
+    nameIn.value = who.name || '';
+    if (cs.chatId && !who.token) forgetChat();
+    if (!cs.chatId) cs.open = false;
+    for (const p of cs.pending) queue(p);
+    document.body.append(host);
+    render();
+    refreshDepartments();
+    // Until the widget has a socket (it needs a visitor token), ask every 2 s.
+    setInterval(() => { if (!live && !document.hidden) refreshDepartments(); }, 2000);
+    document.addEventListener('visibilitychange', () => { if (!document.hidden && !live) refreshDepartments(); });
+    window.addEventListener('online', () => { if (!ws) connect(); });
+    connect();
+  }
+
+  if (document.body) init(); else document.addEventListener('DOMContentLoaded', init);
+})();
