@@ -22,12 +22,23 @@ struct ChatHandlingTests {
             }
             let third = try await client.request("GET", "/api/v1/chats/\(visitors[2].chatId)", token: visitors[2].token)
             #expect(third.body["chat"]?["position"]?.int == 3)
+            // The queue overview (C11) counts them.
+            let overview = try await client.request("GET", "/api/v1/queues", token: alice.token)
+            let support = overview.body["queues"]?.array.first { $0["departmentId"]?.string == "support" }
+            #expect(support?["waiting"]?.int == 3)
+            #expect(support?["ongoing"]?.int == 0)
+            #expect(support?["agentsOnline"]?.int == 2)
+            #expect((support?["longestWaitSeconds"].flatMap { if case .number(let value) = $0 { value } else { nil } } ?? -1) >= 0)
 
             // Alice takes the first: the others move up and are told.
             _ = try await client.request("POST", "/api/v1/chats/\(visitors[0].chatId)/take", token: alice.token)
             let moved = try await visitors[2].socket.next { $0["type"]?.string == "chat.updated" && $0["change"]?.string == "position" }
             #expect(moved["chat"]?["position"]?.int == 2)
             #expect(moved["chat"]?["estimatedWaitSeconds"] != nil, "an estimate from the first assignment")
+            let live = try await bob.socket.next {
+                $0["type"]?.string == "queue.overview" && $0["queue"]?["departmentId"]?.string == "support" && $0["queue"]?["ongoing"]?.int == 1
+            }
+            #expect(live["queue"]?["waiting"]?.int == 2, "supervisors see the counters change live")
             let first = visitors[0]
             let joined = try await first.socket.next { $0["type"]?.string == "chat.updated" && $0["change"]?.string == "assigned" }
             #expect(joined["chat"]?["agent"]?["displayName"]?.string == "Alice Adams")

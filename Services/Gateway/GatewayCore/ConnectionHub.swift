@@ -50,6 +50,10 @@ final class ConnectionHub: Sendable {
                 push(.catchUp(chatId: chatId)) { connection in
                     connection.caller.role == .visitor ? connection.caller.id == visitorId : connection.caller.id == agentId
                 }
+            case .overviewChanged(let overview):
+                push(frame: APIJSON.string(QueueOverviewFrame(queue: overview))) {
+                    $0.caller.role == .agent && $0.departmentIds.contains(overview.departmentId)
+                }
             case .departmentChanged(let department):
                 push(frame: APIJSON.string(DepartmentUpdatedFrame(department: department))) { _ in true }
             case .reply:
@@ -80,6 +84,11 @@ struct ChatUpdatedFrame: Encodable {
     /// What happened: queued, assigned, returned_to_queue, agent_offline, transferred,
     /// parked, unparked, closed, or position (a waiting chat moved up).
     var change: String
+}
+
+struct QueueOverviewFrame: Encodable {
+    var type = "queue.overview"
+    var queue: QueueOverview
 }
 
 struct DepartmentUpdatedFrame: Encodable {

@@ -49,7 +49,7 @@ public enum GatewayApplication {
         OpsRoutes.register(on: router, context: context) {
             // Gauges read at scrape time from the gateway's view.
             Gauge(label: "chat_websocket_connections").record(Double(hub.count))
-            guard let queues = try? await store.database.read({ try GatewayStore.queueSummary($0) }) else { return }
+            guard let queues = try? await store.database.read({ try GatewayStore.overview($0) }) else { return }
             for queue in queues {
                 Gauge(label: "chat_queue_waiting", dimensions: [("department", queue.departmentId)]).record(Double(queue.waiting))
                 Gauge(label: "chat_queue_longest_wait_seconds", dimensions: [("department", queue.departmentId)]).record(queue.longestWaitSeconds)

@@ -17,6 +17,7 @@ struct GatewayHTTP {
         api.post("/agents/sessions", use: createAgentSession)
         api.put("/agents/me/availability", use: setAvailability)
         api.get("/queue", use: queue)
+        api.get("/queues", use: queues)
         api.post("/chats", use: startChat)
         api.get("/chats/:chatId", use: chat)
         api.post("/chats/:chatId/take", use: take)
@@ -92,6 +93,14 @@ struct GatewayHTTP {
         guard caller.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents see queues.") }
         let departments = try await operations.agentDepartments(caller)
         return jsonResponse(["chats": try await operations.read { try GatewayStore.queue($0, departments: departments) }])
+    }
+
+    /// C11: the overview of the agent's departments.
+    @Sendable func queues(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        guard caller.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents see queues.") }
+        let departments = try await operations.agentDepartments(caller)
+        return jsonResponse(["queues": try await operations.read { try GatewayStore.overview($0, departments: departments) }])
     }
 
     @Sendable func chat(_ request: Request, context: BasicRequestContext) async throws -> Response {

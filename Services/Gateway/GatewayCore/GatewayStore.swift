@@ -9,6 +9,8 @@ enum GatewayEffect: Sendable {
     case chatChanged(ChatView, change: String)
     /// A waiting chat's place or estimate changed: its visitor is told.
     case queuePositionChanged(ChatView)
+    /// A department's overview changed: its agents are told.
+    case overviewChanged(QueueOverview)
     case messageStored(chatId: String, agentId: String?, visitorId: String)
     case departmentChanged(DepartmentView)
     /// An event that answers a request this or another gateway is waiting for.
@@ -75,6 +77,7 @@ enum GatewayStore {
         var effects: [GatewayEffect] = []
         let time = envelope.occurredAt.timeIntervalSince1970
         var changed: (chatId: String, change: String, departments: Set<String>)?
+        var overviewDepartments: Set<String> = []
         switch envelope.event {
         case .chatQueued(let queued):
             try db.execute(
@@ -155,6 +158,7 @@ enum GatewayStore {
                     status = excluded.status, available = excluded.available
                 """,
                 arguments: [agent.agentId, agent.displayName, departments, agent.status.rawValue, agent.available])
+            overviewDepartments.formUnion(agent.departmentIds)
         case .departmentAvailabilityChanged(let change):
             try db.execute(
                 sql: """
@@ -163,10 +167,15 @@ enum GatewayStore {
                     available_agents = excluded.available_agents
                 """,
                 arguments: [change.departmentId, change.displayName, change.open, change.availableAgents])
+            overviewDepartments.insert(change.departmentId)
             effects.append(.departmentChanged(DepartmentView(departmentId: change.departmentId, displayName: change.displayName,
                                                              open: change.open, availableAgents: change.availableAgents)))
         default:
             break
+        }
+        overviewDepartments.formUnion(changed?.departments ?? [])
+        if !overviewDepartments.isEmpty {
+            effects += try overview(db, departments: overviewDepartments.sorted()).map { .overviewChanged($0) }
         }
         if let changed, let view = try chat(db, id: changed.chatId) {
             effects.append(.chatChanged(view, change: changed.change))
@@ -229,22 +238,25 @@ enum GatewayStore {
         return try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE \(column) = ? AND status != 'closed' ORDER BY queued_at", arguments: [caller.id]).map(chatView)
     }
 
-    struct QueueSummary {
-        var departmentId: String
-        var waiting: Int
-        var longestWaitSeconds: Double
-    }
-
-    /// Waiting chats and the longest wait per department (every known department).
-    static func queueSummary(_ db: Database, now: Date = Date()) throws -> [QueueSummary] {
-        try Row.fetchAll(db, sql: """
-            SELECT d.id AS department_id, COUNT(c.id) AS waiting, MIN(c.queued_at) AS oldest
-            FROM departments d LEFT JOIN chats c ON c.department_id = d.id AND c.status = 'queued'
-            GROUP BY d.id ORDER BY d.id
-            """).map { row in
+    /// The overview of `departments` (all known ones when nil), ordered by id.
+    static func overview(_ db: Database, departments: [String]? = nil, now: Date = Date()) throws -> [QueueOverview] {
+        if departments?.isEmpty == true { return [] }
+        let filter = departments.map { "WHERE d.id IN (\(databaseQuestionMarks(count: $0.count)))" } ?? ""
+        return try Row.fetchAll(db, sql: """
+            SELECT d.id, d.display_name, d.open,
+                (SELECT COUNT(*) FROM chats c WHERE c.department_id = d.id AND c.status = 'queued') AS waiting,
+                (SELECT MIN(c.queued_at) FROM chats c WHERE c.department_id = d.id AND c.status = 'queued') AS oldest,
+                (SELECT COUNT(*) FROM chats c WHERE c.department_id = d.id AND c.status IN ('assigned', 'parked')) AS ongoing,
+                (SELECT COUNT(*) FROM agents a WHERE a.status = 'online'
+                    AND EXISTS (SELECT 1 FROM json_each(a.department_ids) WHERE value = d.id)) AS online,
+                (SELECT COUNT(*) FROM agents a WHERE a.status = 'online' AND a.available
+                    AND EXISTS (SELECT 1 FROM json_each(a.department_ids) WHERE value = d.id)) AS available
+            FROM departments d \(filter) ORDER BY d.id
+            """, arguments: StatementArguments(departments ?? [])).map { row in
             let oldest: Double? = row["oldest"]
-            return QueueSummary(departmentId: row["department_id"], waiting: row["waiting"],
-                                longestWaitSeconds: oldest.map { max(0, now.timeIntervalSince1970 - $0) } ?? 0)
+            return QueueOverview(departmentId: row["id"], displayName: row["display_name"], open: row["open"],
+                                 waiting: row["waiting"], ongoing: row["ongoing"], agentsOnline: row["online"], agentsAvailable: row["available"],
+                                 longestWaitSeconds: oldest.map { max(0, now.timeIntervalSince1970 - $0) } ?? 0)
         }
     }
 

@@ -51,6 +51,20 @@ public struct DepartmentView: Codable, Sendable, Equatable {
     public var availableAgents: Int
 }
 
+/// A department's queue at a glance (C11), for agents and supervisors.
+public struct QueueOverview: Codable, Sendable, Equatable {
+    public var departmentId: String
+    public var displayName: String
+    public var open: Bool
+    public var waiting: Int
+    /// Assigned or parked chats.
+    public var ongoing: Int
+    public var agentsOnline: Int
+    public var agentsAvailable: Int
+    /// How long the oldest waiting chat has waited (0 when none waits).
+    public var longestWaitSeconds: Double
+}
+
 public struct AgentView: Codable, Sendable, Equatable {
     public var agentId: String
     public var displayName: String
