@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import NIOCore
@@ -16,12 +17,15 @@ public struct ChatClient: Sendable {
         public var status: Int
         public var body: JSON
         public var text: String
+        /// Response headers, names in lower case.
+        public var headers: [String: String] = [:]
     }
 
     /// Sends a request with an optional bearer token and raw body.
-    public func request(_ method: String, _ path: String, token: String? = nil, body: Data? = nil) async throws -> Reply {
+    public func request(_ method: String, _ path: String, token: String? = nil, body: Data? = nil, headers: [String: String] = [:]) async throws -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .init(rawValue: method)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -30,7 +34,10 @@ public struct ChatClient: Sendable {
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let buffer = try await response.body.collect(upTo: 16 << 20)
         let data = Data(buffer.readableBytesView)
-        return Reply(status: Int(response.status.code), body: (try? JSON.parse(data)) ?? .null, text: String(decoding: data, as: UTF8.self))
+        var responseHeaders: [String: String] = [:]
+        for header in response.headers { responseHeaders[header.name.lowercased()] = header.value }
+        return Reply(status: Int(response.status.code), body: (try? JSON.parse(data)) ?? .null, text: String(decoding: data, as: UTF8.self),
+                     headers: responseHeaders)
     }
 
     public func request(_ method: String, _ path: String, token: String? = nil, json: [String: any Sendable]) async throws -> Reply {
@@ -54,13 +61,16 @@ public struct ChatClient: Sendable {
         return token
     }
 
-    /// Opens a socket; `resume` maps chat ids to the last seq the client already has.
-    public func socket(token: String, resume: [String: Int] = [:]) async throws -> ChatSocket {
-        var url = baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/api/v1/socket?token=\(token)"
+    /// Opens a socket; `resume` maps chat ids to the last seq the client already has. A nil
+    /// token opens a watcher socket (department changes only).
+    public func socket(token: String?, resume: [String: Int] = [:], origin: String? = nil) async throws -> ChatSocket {
+        var url = baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/api/v1/socket"
+        var query = token.map { ["token=\($0)"] } ?? []
         if !resume.isEmpty {
-            url += "&resume=" + resume.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")
+            query.append("resume=" + resume.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))
         }
-        return try await ChatSocket.connect(url: url)
+        if !query.isEmpty { url += "?" + query.joined(separator: "&") }
+        return try await ChatSocket.connect(url: url, origin: origin)
     }
 }
 
@@ -83,14 +93,16 @@ public actor ChatSocket {
         self.outgoing = outgoing
     }
 
-    public static func connect(url: String) async throws -> ChatSocket {
+    public static func connect(url: String, origin: String? = nil) async throws -> ChatSocket {
         let (toSend, outgoing) = AsyncStream.makeStream(of: String.self)
         let (opened, openedContinuation) = AsyncStream.makeStream(of: Result<Void, any Error>.self)
         let socket = ChatSocket(outgoing: outgoing)
         let logger = Logger(label: "chat-socket")
         let connection = Task {
             do {
-                try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: logger) { inbound, outbound, _ in
+                var headers = HTTPFields()
+                if let origin { headers[.origin] = origin }
+                try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers), logger: logger) { inbound, outbound, _ in
                     openedContinuation.yield(.success(()))
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
@@ -109,6 +121,7 @@ public actor ChatSocket {
                 }
             } catch {
                 openedContinuation.yield(.failure(error))
+                await socket.markClosed("\(error)")
             }
             await socket.markClosed()
         }
@@ -124,7 +137,11 @@ public actor ChatSocket {
         pending.append(buffer.count)
         buffer.append((frame, time))
     }
-    private func markClosed() { isClosed = true }
+    private var closeReason: String?
+    private func markClosed(_ reason: String? = nil) {
+        isClosed = true
+        closeReason = reason ?? closeReason
+    }
 
     public func send(_ fields: [String: any Sendable]) {
         outgoing.yield(String(decoding: jsonBody(fields), as: UTF8.self))
@@ -145,7 +162,7 @@ public actor ChatSocket {
             if let index = pending.firstIndex(where: { predicate(buffer[$0].frame) }) {
                 return buffer[pending.remove(at: index)]
             }
-            if isClosed { throw ClientError("socket closed") }
+            if isClosed { throw ClientError("socket closed; last received: \(buffer.suffix(3).map(\.frame)); \(closeReason ?? "")") }
             if ContinuousClock.now >= deadline {
                 throw ClientError("timed out waiting for a frame; last received: \(buffer.suffix(3).map(\.frame))")
             }

@@ -291,3 +291,16 @@ import Testing
         #expect(state.openChats["c-1"]?.status == .assigned)
     }
 }
+
+@Suite struct ParkedRequeueTests {
+    @Test func parkedChatsOfAnOfflineAgentReturnToo() {
+        let alice = Participant(role: .agent, id: "alice", displayName: "Alice")
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        var state = RouterState(openChats: [RoutedChat(id: "p", departmentId: "support", visitor: Participant(role: .visitor, id: "v", displayName: "V"),
+                                                       status: .parked, agent: alice, queuedAt: now, handledSeconds: 40)])
+        let offline = AgentPresenceChanged(agentId: "alice", displayName: "Alice", departmentIds: ["support"], status: .offline, available: false)
+        _ = state.handle(Envelope(producer: "p", event: .agentPresenceChanged(offline)), producer: "r", now: now) { _ in false }
+        #expect(state.openChats["p"]?.status == .queued)
+        #expect(state.openChats["p"]?.handledSeconds == 40)
+    }
+}

@@ -43,6 +43,7 @@ public enum GatewayApplication {
         let replies = PendingReplies()
         let operations = ChatOperations(store: store, producer: producer, replies: replies, configuration: configuration)
         let router = Router()
+        router.middlewares.add(CrossOriginMiddleware(allowed: configuration.allowedOrigins))
         // Static files first; anything not found there goes on to the API routes.
         router.middlewares.add(FileMiddleware(configuration.publicDirectory, searchForIndexHtml: true, logger: logger))
         GatewayHTTP(operations: operations, signer: signer, hub: hub).register(on: router)
@@ -55,7 +56,7 @@ public enum GatewayApplication {
                 Gauge(label: "chat_queue_longest_wait_seconds", dimensions: [("department", queue.departmentId)]).record(queue.longestWaitSeconds)
             }
         }
-        let socket = RealtimeSocket(operations: operations, signer: signer, hub: hub, logger: logger)
+        let socket = RealtimeSocket(operations: operations, signer: signer, hub: hub, allowedOrigins: configuration.allowedOrigins, logger: logger)
         let app = Application(
             router: router,
             server: .http1WebSocketUpgrade(configuration: HTTP1WebSocketUpgradeChannel.Configuration(ws: .init(maxFrameSize: 1 << 16))) { request, _, _ in

@@ -17,6 +17,9 @@ public struct GatewayConfiguration: Sendable {
     public var replyTimeoutMilliseconds: Int
     /// `GATEWAY_MAX_MESSAGE_CHARS`: the longest chat message accepted.
     public var maxMessageCharacters: Int
+    /// `GATEWAY_ALLOWED_ORIGINS`: web origins allowed to call the API and open sockets from
+    /// a browser: `*` (default) or a comma-separated list.
+    public var allowedOrigins: AllowedOrigins
     /// `GATEWAY_PUBLIC_DIR`: static files (widget, console) served at the root; defaults to
     /// the copy bundled with the gateway.
     public var publicDirectory: String
@@ -32,6 +35,7 @@ public struct GatewayConfiguration: Sendable {
         tokenLifetimeSeconds = try environment.int("GATEWAY_TOKEN_TTL_SECONDS", default: 86_400, range: 60...31_536_000)
         replyTimeoutMilliseconds = try environment.int("GATEWAY_REPLY_TIMEOUT_MS", default: 10_000, range: 100...120_000)
         maxMessageCharacters = try environment.int("GATEWAY_MAX_MESSAGE_CHARS", default: 4_000, range: 1...100_000)
+        allowedOrigins = AllowedOrigins(try environment.string("GATEWAY_ALLOWED_ORIGINS", default: "*"))
         publicDirectory = try environment.string("GATEWAY_PUBLIC_DIR", default: Bundle.module.resourceURL?.appendingPathComponent("Public").path ?? "Public")
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: publicDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {

@@ -12,6 +12,7 @@ struct RealtimeSocket {
     let operations: ChatOperations
     let signer: AccessTokenSigner
     let hub: ConnectionHub
+    let allowedOrigins: AllowedOrigins
     let logger: Logger
 
     static let path = "/api/v1/socket"
@@ -23,7 +24,20 @@ struct RealtimeSocket {
         let token = components.queryItems?.first { $0.name == "token" }?.value
         let caller = token.flatMap { signer.verify($0) }
         let resume = Self.resumePoints(components.queryItems?.first { $0.name == "resume" }?.value)
+        // Every Origin value must be allowed (a browser sends one).
+        let origins = request.headerFields[values: .origin].filter { $0 != "null" }
         return .upgrade([:]) { inbound, outbound, _ in
+            if !origins.allSatisfy(allowedOrigins.allows) {
+                try await outbound.write(.text(APIJSON.string(ErrorFrame(code: "origin_not_allowed", message: "This site may not use this chat."))))
+                try await outbound.close(.policyViolation, reason: "origin not allowed")
+                return
+            }
+            // No token: a widget watching whether departments are open, before its visitor
+            // has an identity. It gets `department.updated` frames and nothing else.
+            if token == nil {
+                try await watch(inbound: inbound, outbound: outbound)
+                return
+            }
             guard let caller else {
                 try await outbound.write(.text(APIJSON.string(ErrorFrame(code: "unauthorized", message: "A valid access token is required."))))
                 try await outbound.close(.policyViolation, reason: "unauthorized")
@@ -35,6 +49,26 @@ struct RealtimeSocket {
                 return
             }
             try await serve(caller: caller, resume: resume, inbound: inbound, outbound: outbound)
+        }
+    }
+
+    private func watch(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let connectionID = WireID.make()
+        let (pushes, continuation) = AsyncStream.makeStream(of: SocketPush.self, bufferingPolicy: .bufferingOldest(1_000))
+        let watcher = Caller(role: .system, id: "watcher-" + connectionID, displayName: "watcher")
+        hub.add(.init(id: connectionID, caller: watcher, departmentIds: [], pushes: continuation))
+        defer { hub.remove(connectionID) }
+        let departments = try await operations.read { try GatewayStore.departments($0) }
+        try await outbound.write(.text(APIJSON.string(WatcherHelloFrame(connectionId: connectionID, departments: departments))))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await write(pushes, to: outbound, cursors: [:]) }
+            group.addTask {
+                for try await message in inbound.messages(maxSize: 4_096) {
+                    if case .text(let text) = message, text.contains("\"ping\"") { continuation.yield(.frame(#"{"type":"pong"}"#)) }
+                }
+            }
+            _ = try await group.next()
+            group.cancelAll()
         }
     }
 
@@ -194,6 +228,14 @@ struct HelloFrame: Encodable {
     /// Per open chat, the seq of its last message when the socket opened. Messages after
     /// it (or after the `resume` point the client gave) are pushed.
     var lastSeq: [String: Int]
+}
+
+/// First frame of a socket without a token: which departments are open right now.
+struct WatcherHelloFrame: Encodable {
+    var type = "hello"
+    var connectionId: String
+    var role = "watcher"
+    var departments: [DepartmentView]
 }
 
 struct MessageFrame: Encodable {

@@ -182,7 +182,7 @@ public struct RouterState: Sendable {
             guard presence.status == .offline else { return actions }
             // Connection lost past the grace period (or logged out): the agent's chats go
             // back to their queues, in their original order.
-            let held = openChats.values.filter { $0.status == .assigned && $0.agent?.id == presence.agentId }
+            let held = openChats.values.filter { ($0.status == .assigned || $0.status == .parked) && $0.agent?.id == presence.agentId }
                 .sorted { ($0.queuedAt, $0.id) < ($1.queuedAt, $1.id) }
             for chat in held {
                 var requeued = chat
