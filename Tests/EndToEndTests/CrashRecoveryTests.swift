@@ -145,3 +145,41 @@ struct BrokerOutageTests {
         }
     }
 }
+
+/// The gateway (the cache of every view) is killed: clients reconnect, resume, and live
+/// updates flow again, with nothing lost or repeated.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct GatewayRestartTests {
+    @Test func liveUpdatesResumeAfterTheGatewayIsKilledAndRestarted() async throws {
+        try await RunningSystem.with(environment: ["PRESENCE_GRACE_SECONDS": "30"]) { system in
+            let client = system.client
+            let agent = try await system.connectAgent("alice")
+            let visitor = try await client.visitor(named: "Neustart")
+            let chatId = try await system.startChat(visitorToken: visitor.token)
+            _ = try await client.request("POST", "/api/v1/chats/\(chatId)/take", token: agent.token)
+            let visitorSocket = try await client.socket(token: visitor.token)
+            _ = try await visitorSocket.next(type: "hello")
+            await agent.socket.send(["type": "message.send", "chatId": chatId, "clientMessageId": "a-1", "text": "eins"])
+            let seen = try await visitorSocket.messages(1, of: chatId)
+
+            await system.cluster.stop(.gateway, signal: SIGKILL)
+            try system.cluster.start(.gateway)
+            try await system.cluster.waitUntilReady()
+
+            // Both sides reconnect (tokens stay valid: the signing key is kept in the data folder).
+            let agentAgain = try await client.socket(token: agent.token, resume: [chatId: 1])
+            _ = try await agentAgain.next(type: "hello")
+            let visitorAgain = try await client.socket(token: visitor.token, resume: [chatId: seen.last?["seq"]?.int ?? 0])
+            _ = try await visitorAgain.next(type: "hello")
+            await agentAgain.send(["type": "message.send", "chatId": chatId, "clientMessageId": "a-2", "text": "zwei"])
+            await visitorAgain.send(["type": "message.send", "chatId": chatId, "clientMessageId": "v-1", "text": "drei"])
+            let atVisitor = try await visitorAgain.messages(2, of: chatId, timeout: .seconds(20))
+            #expect(atVisitor.map { $0["text"]?.string } == ["zwei", "drei"])
+            let atAgent = try await agentAgain.messages(2, of: chatId, timeout: .seconds(20))
+            #expect(atAgent.map { $0["seq"]?.int } == [2, 3])
+            try await visitorAgain.expectNoMoreMessages(of: chatId)
+            let close = try await client.request("POST", "/api/v1/chats/\(chatId)/close", token: agent.token)
+            #expect(close.status == 200)
+        }
+    }
+}
