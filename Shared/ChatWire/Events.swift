@@ -12,6 +12,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case chatParked = "chat.parked"
     case chatUnparked = "chat.unparked"
     case chatTransferred = "chat.transferred"
+    case chatAgentInvited = "chat.agent_invited"
     case requestRejected = "request.rejected"
     case messagePosted = "message.posted"
     case agentConnected = "agent.connected"
@@ -40,6 +41,7 @@ public enum WireEvent: Sendable, Equatable {
     case chatParked(ChatParkChanged)
     case chatUnparked(ChatParkChanged)
     case chatTransferred(ChatTransferred)
+    case chatAgentInvited(ChatAgentInvited)
     case requestRejected(RequestRejected)
     case messagePosted(MessagePosted)
     case agentConnected(AgentConnected)
@@ -65,6 +67,7 @@ public enum WireEvent: Sendable, Equatable {
         case .chatParked: .chatParked
         case .chatUnparked: .chatUnparked
         case .chatTransferred: .chatTransferred
+        case .chatAgentInvited: .chatAgentInvited
         case .requestRejected: .requestRejected
         case .messagePosted: .messagePosted
         case .agentConnected: .agentConnected
@@ -88,6 +91,7 @@ public enum WireEvent: Sendable, Equatable {
         case .chatTransferIn(let payload): payload.chatId
         case .chatParked(let payload), .chatUnparked(let payload): payload.chatId
         case .chatTransferred(let payload): payload.chatId
+        case .chatAgentInvited(let payload): payload.chatId
         case .chatQueued(let payload): payload.chatId
         case .chatAssigned(let payload): payload.chatId
         case .chatClosed(let payload): payload.chatId
@@ -114,6 +118,7 @@ public enum WireEvent: Sendable, Equatable {
         case .chatParked: self = .chatParked(try ChatParkChanged(from: decoder))
         case .chatUnparked: self = .chatUnparked(try ChatParkChanged(from: decoder))
         case .chatTransferred: self = .chatTransferred(try ChatTransferred(from: decoder))
+        case .chatAgentInvited: self = .chatAgentInvited(try ChatAgentInvited(from: decoder))
         case .requestRejected: self = .requestRejected(try RequestRejected(from: decoder))
         case .messagePosted: self = .messagePosted(try MessagePosted(from: decoder))
         case .agentConnected: self = .agentConnected(try AgentConnected(from: decoder))
@@ -140,6 +145,7 @@ public enum WireEvent: Sendable, Equatable {
         case .chatRequeued(let payload): try payload.encode(to: encoder)
         case .chatParked(let payload), .chatUnparked(let payload): try payload.encode(to: encoder)
         case .chatTransferred(let payload): try payload.encode(to: encoder)
+        case .chatAgentInvited(let payload): try payload.encode(to: encoder)
         case .requestRejected(let payload): try payload.encode(to: encoder)
         case .messagePosted(let payload): try payload.encode(to: encoder)
         case .agentConnected(let payload): try payload.encode(to: encoder)

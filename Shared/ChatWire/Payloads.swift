@@ -66,6 +66,8 @@ public struct ChatOwnerActionRequested: Codable, Sendable, Equatable {
         public static let park = Action(rawValue: "park")
         public static let unpark = Action(rawValue: "unpark")
         public static let transfer = Action(rawValue: "transfer")
+        /// Bring `toAgentId` into the chat next to the owner (C6).
+        public static let invite = Action(rawValue: "invite")
     }
 
     public var chatId: String
@@ -117,6 +119,20 @@ public struct ChatParkChanged: Codable, Sendable, Equatable {
         self.departmentId = departmentId
         self.agent = agent
         self.handlingSeconds = handlingSeconds
+    }
+}
+
+/// A second agent joined a chat on the owner's invitation; both see and write.
+public struct ChatAgentInvited: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var departmentId: String
+    public var agent: Participant
+    public var invitedBy: Participant
+    public init(chatId: String, departmentId: String, agent: Participant, invitedBy: Participant) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.agent = agent
+        self.invitedBy = invitedBy
     }
 }
 

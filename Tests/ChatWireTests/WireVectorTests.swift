@@ -18,6 +18,7 @@ enum Samples {
         .chatParked(ChatParkChanged(chatId: "c-1", departmentId: "support", agent: agent, handlingSeconds: 95.5)),
         .chatUnparked(ChatParkChanged(chatId: "c-1", departmentId: "support", agent: agent, handlingSeconds: 95.5)),
         .chatTransferred(ChatTransferred(chatId: "c-1", fromDepartmentId: "support", toDepartmentId: "sales", previousAgent: agent, toAgent: nil)),
+        .chatAgentInvited(ChatAgentInvited(chatId: "c-1", departmentId: "support", agent: Participant(role: .agent, id: "bob", displayName: "Bob Berg"), invitedBy: agent)),
         .chatQueued(ChatQueued(chatId: "c-1", departmentId: "support", visitor: visitor, queuedAt: time)),
         .chatAssigned(ChatAssigned(chatId: "c-1", departmentId: "support", agent: agent, reason: .automatic, decision: ChatAssigned.Decision(
             rule: "least_loaded", maxChatsPerAgent: 3,

@@ -57,6 +57,21 @@ struct ChatHandlingTests {
             #expect(unparked.body["chat"]?["status"]?.string == "assigned")
             #expect(unparked.body["chat"]?["activeSince"]?.string != nil)
 
+            // Alice invites bob: both see and write, and bob gets the conversation so far.
+            await first.socket.send(["type": "message.send", "chatId": first.chatId, "clientMessageId": "before-invite", "text": "Ich brauche Hilfe"])
+            _ = try await alice.socket.messages(1, of: first.chatId)
+            let invited = try await client.request("POST", "/api/v1/chats/\(first.chatId)/invite", token: alice.token, json: ["agentId": "bob"])
+            #expect(invited.status == 200, "\(invited.text)")
+            #expect(invited.body["chat"]?["invitedAgents"]?.array.map { $0["id"]?.string } == ["bob"])
+            let history = try await bob.socket.messages(1, of: first.chatId)
+            #expect(history.first?["text"]?.string == "Ich brauche Hilfe")
+            await bob.socket.send(["type": "message.send", "chatId": first.chatId, "clientMessageId": "bob-joins", "text": "Bob hier"])
+            #expect(try await first.socket.messages(2, of: first.chatId).last?["text"]?.string == "Bob hier")
+            #expect(try await alice.socket.messages(1, of: first.chatId).first?["text"]?.string == "Bob hier")
+            #expect(try await bob.socket.messages(1, of: first.chatId).first?["text"]?.string == "Bob hier", "his own message comes back with its seq")
+            let twice = try await client.request("POST", "/api/v1/chats/\(first.chatId)/invite", token: alice.token, json: ["agentId": "bob"])
+            #expect(twice.status == 409)
+
             // Transfer to bob: the visitor continues with him.
             let toBob = try await client.request("POST", "/api/v1/chats/\(first.chatId)/transfer", token: alice.token, json: ["toAgentId": "bob"])
             #expect(toBob.status == 200)

@@ -304,3 +304,26 @@ import Testing
         #expect(state.openChats["p"]?.handledSeconds == 40)
     }
 }
+
+@Suite struct InviteTests {
+    @Test func theOwnerInvitesAnAvailableAgentOfTheDepartmentOnce() {
+        let alice = Participant(role: .agent, id: "alice", displayName: "Alice")
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        var state = RouterState(
+            openChats: [RoutedChat(id: "c", departmentId: "support", visitor: Participant(role: .visitor, id: "v", displayName: "V"), status: .assigned, agent: alice, queuedAt: now)],
+            agents: [RoutingAgent(id: "bob", displayName: "Bob", departmentIds: ["support"], takingChats: true),
+                     RoutingAgent(id: "una", displayName: "Una", departmentIds: ["support"], takingChats: false)])
+        func invite(_ id: String) -> WireEvent? {
+            let request = ChatOwnerActionRequested(chatId: "c", departmentId: "support", agent: alice, action: .invite, toAgentId: id)
+            let actions = state.handle(Envelope(producer: "g", event: .chatOwnerActionRequested(request)), producer: "r", now: now) { _ in false }
+            if case .publish(let record)? = actions.last { return record.envelope.event }
+            return nil
+        }
+        guard case .chatAgentInvited(let invited)? = invite("bob") else { Issue.record("bob joins"); return }
+        #expect(invited.agent.id == "bob")
+        #expect(state.openChats["c"]?.invited.map(\.id) == ["bob"])
+        guard case .requestRejected(let twice)? = invite("bob"), case .requestRejected(let unavailable)? = invite("una") else { Issue.record("refusals"); return }
+        #expect(twice.code == .targetUnavailable)
+        #expect(unavailable.code == .targetUnavailable)
+    }
+}

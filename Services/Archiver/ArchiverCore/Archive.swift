@@ -46,14 +46,12 @@ public enum Archive {
                 sql: "INSERT OR IGNORE INTO chats (id, department_id, visitor_id, visitor_name, queued_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [queued.chatId, queued.departmentId, queued.visitor.id, queued.visitor.displayName, queued.queuedAt.timeIntervalSince1970])
         case .chatAssigned(let assigned):
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO chat_agents (chat_id, agent_id, display_name, joined_at) SELECT id, ?, ?, ? FROM chats WHERE id = ?",
-                arguments: [assigned.agent.id, assigned.agent.displayName, time, assigned.chatId])
+            try addAgent(assigned.agent, to: assigned.chatId, at: time, in: db)
+        case .chatAgentInvited(let invited):
+            try addAgent(invited.agent, to: invited.chatId, at: time, in: db)
         case .chatTransferred(let transfer):
             if let agent = transfer.toAgent {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO chat_agents (chat_id, agent_id, display_name, joined_at) SELECT id, ?, ?, ? FROM chats WHERE id = ?",
-                    arguments: [agent.id, agent.displayName, time, transfer.chatId])
+                try addAgent(agent, to: transfer.chatId, at: time, in: db)
             }
         case .chatClosed(let closed):
             try db.execute(sql: "UPDATE chats SET closed_at = ?, closed_by = ? WHERE id = ? AND closed_at IS NULL",
@@ -68,6 +66,13 @@ public enum Archive {
         default:
             break
         }
+    }
+
+    /// Records that `agent` took part in the chat (assigned, transferred to, invited).
+    private static func addAgent(_ agent: Participant, to chatId: String, at time: Double, in db: Database) throws {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO chat_agents (chat_id, agent_id, display_name, joined_at) SELECT id, ?, ?, ? FROM chats WHERE id = ?",
+            arguments: [agent.id, agent.displayName, time, chatId])
     }
 
     /// The transcript of `chatId`, or nil when the archive holds no such chat.

@@ -38,7 +38,7 @@ final class ChatOperations: Sendable {
         guard let chat else { throw APIError.chatNotFound }
         switch caller.role {
         case .visitor where chat.visitor.id == caller.id: return chat
-        case .agent where agent?.departmentIds.contains(chat.departmentId) == true || chat.agent?.id == caller.id: return chat
+        case .agent where agent?.departmentIds.contains(chat.departmentId) == true || chat.agentIds.contains(caller.id): return chat
         default: throw APIError.chatNotFound
         }
     }
@@ -106,6 +106,9 @@ final class ChatOperations: Sendable {
         if action == .transfer, (toDepartmentId == nil) == (toAgentId == nil) {
             throw APIError.invalid("A transfer names exactly one of toDepartmentId and toAgentId.")
         }
+        if action == .invite, toAgentId == nil {
+            throw APIError.invalid("An invitation names the agent (agentId).")
+        }
         let chat = try await visibleChat(chatId, to: agent)
         let command = Envelope(producer: gatewayID, event: .chatOwnerActionRequested(ChatOwnerActionRequested(
             chatId: chatId, departmentId: chat.departmentId, agent: agent.participant, action: action,
@@ -158,8 +161,8 @@ final class ChatOperations: Sendable {
         }
         let chat = try await visibleChat(chatId, to: sender)
         guard chat.status != "closed" else { throw APIError(.conflict, "chat_closed", "This chat has already ended.") }
-        let participates = sender.role == .visitor || chat.agent?.id == sender.id
-        guard participates else { throw APIError(.forbidden, "not_participant", "Only the agent handling this chat can write in it.") }
+        let participates = sender.role == .visitor || chat.agentIds.contains(sender.id)
+        guard participates else { throw APIError(.forbidden, "not_participant", "Only the agents taking part in this chat can write in it.") }
         let event = MessagePosted(chatId: chatId, messageId: clientMessageId, sender: sender.participant, text: text)
         do {
             try await producer.send(WireRecord(topic: .chatConversations, key: chatId, envelope: Envelope(producer: gatewayID, event: .messagePosted(event))))

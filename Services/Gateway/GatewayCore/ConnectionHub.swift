@@ -42,13 +42,18 @@ final class ConnectionHub: Sendable {
             case .chatChanged(let chat, let change):
                 let frame = APIJSON.string(ChatUpdatedFrame(chat: chat, change: change))
                 push(frame: frame) { $0.caller.role == .visitor ? $0.caller.id == chat.visitor.id : $0.departmentIds.contains(chat.departmentId) }
-                if let agent = chat.agent {
-                    // A newly assigned agent gets the conversation so far.
-                    push(.catchUp(chatId: chat.chatId)) { $0.caller.role == .agent && $0.caller.id == agent.id }
+                let agents = chat.agentIds
+                if !agents.isEmpty {
+                    // A newly assigned or invited agent gets the conversation so far.
+                    push(.catchUp(chatId: chat.chatId)) { $0.caller.role == .agent && agents.contains($0.caller.id) }
                 }
-            case .messageStored(let chatId, let agentId, let visitorId):
+            case .messageStored(let chatId, let agentIds, let visitorId):
                 push(.catchUp(chatId: chatId)) { connection in
-                    connection.caller.role == .visitor ? connection.caller.id == visitorId : connection.caller.id == agentId
+                    switch connection.caller.role {
+                    case .visitor: connection.caller.id == visitorId
+                    case .agent: agentIds.contains(connection.caller.id)
+                    case .system: false
+                    }
                 }
             case .overviewChanged(let overview):
                 push(frame: APIJSON.string(QueueOverviewFrame(queue: overview))) {

@@ -26,6 +26,7 @@ struct GatewayHTTP {
         api.post("/chats/:chatId/park", use: park)
         api.post("/chats/:chatId/unpark", use: unpark)
         api.post("/chats/:chatId/transfer", use: transfer)
+        api.post("/chats/:chatId/invite", use: invite)
         api.get("/chats/:chatId/messages", use: messages)
         api.post("/chats/:chatId/messages", use: postMessage)
         api.get("/chats/:chatId/transcript", use: transcript)
@@ -143,6 +144,14 @@ struct GatewayHTTP {
         let body = try await decode(Transfer.self, from: request)
         return jsonResponse(["chat": try await operations.ownerAction(.transfer, chatId: try chatID(context), agent: caller,
                                                                       toDepartmentId: body.toDepartmentId, toAgentId: body.toAgentId)])
+    }
+
+    struct Invitation: Decodable { var agentId: String }
+
+    @Sendable func invite(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        let body = try await decode(Invitation.self, from: request)
+        return jsonResponse(["chat": try await operations.ownerAction(.invite, chatId: try chatID(context), agent: caller, toAgentId: body.agentId)])
     }
 
     @Sendable func messages(_ request: Request, context: BasicRequestContext) async throws -> Response {

@@ -11,7 +11,8 @@ enum GatewayEffect: Sendable {
     case queuePositionChanged(ChatView)
     /// A department's overview changed: its agents are told.
     case overviewChanged(QueueOverview)
-    case messageStored(chatId: String, agentId: String?, visitorId: String)
+    /// Every agent taking part (owner and invited) and the visitor get it.
+    case messageStored(chatId: String, agentIds: [String], visitorId: String)
     case departmentChanged(DepartmentView)
     /// An event that answers a request this or another gateway is waiting for.
     case reply(causationId: String, Envelope)
@@ -69,6 +70,14 @@ enum GatewayStore {
                 table.add(column: "active_since", .double)
             }
         }),
+        ("gateway-3", { db in
+            try db.create(table: "chat_participants") { table in
+                table.column("chat_id", .text).notNull()
+                table.column("agent_id", .text).notNull()
+                table.column("display_name", .text).notNull()
+                table.primaryKey(["chat_id", "agent_id"])
+            }
+        }),
     ]
 
     // MARK: Applying events
@@ -101,7 +110,12 @@ enum GatewayStore {
                     active_since = NULL
                 WHERE id = ? AND status IN ('assigned', 'parked')
                 """, arguments: [time, requeued.chatId])
+            try db.execute(sql: "DELETE FROM chat_participants WHERE chat_id = ?", arguments: [requeued.chatId])
             changed = (requeued.chatId, requeued.reason == .returnedByAgent ? "returned_to_queue" : "agent_offline", [requeued.departmentId])
+        case .chatAgentInvited(let invited):
+            try db.execute(sql: "INSERT OR IGNORE INTO chat_participants (chat_id, agent_id, display_name) VALUES (?, ?, ?)",
+                           arguments: [invited.chatId, invited.agent.id, invited.agent.displayName])
+            changed = (invited.chatId, "agent_invited", [invited.departmentId])
         case .chatParked(let parked):
             try db.execute(sql: "UPDATE chats SET status = 'parked', handled_seconds = ?, active_since = NULL WHERE id = ? AND status = 'assigned'",
                            arguments: [parked.handlingSeconds, parked.chatId])
@@ -126,6 +140,7 @@ enum GatewayStore {
                     WHERE id = ?
                     """, arguments: [time, transfer.chatId])
             }
+            try db.execute(sql: "DELETE FROM chat_participants WHERE chat_id = ?", arguments: [transfer.chatId])
             changed = (transfer.chatId, "transferred", [transfer.fromDepartmentId, transfer.toDepartmentId])
         case .chatClosed(let closed):
             try db.execute(sql: """
@@ -147,7 +162,7 @@ enum GatewayStore {
                     """,
                     arguments: [message.chatId, seq, message.messageId, message.sender.role.rawValue, message.sender.id,
                                 message.sender.displayName, message.text, time])
-                effects.append(.messageStored(chatId: chat.chatId, agentId: chat.agent?.id, visitorId: chat.visitor.id))
+                effects.append(.messageStored(chatId: chat.chatId, agentIds: chat.agentIds, visitorId: chat.visitor.id))
             }
         case .agentPresenceChanged(let agent):
             let departments = String(decoding: try JSONEncoder().encode(agent.departmentIds), as: UTF8.self)
@@ -196,6 +211,7 @@ enum GatewayStore {
 
     static func chat(_ db: Database, id: String) throws -> ChatView? {
         guard var view = try Row.fetchOne(db, sql: "SELECT * FROM chats WHERE id = ?", arguments: [id]).map(chatView) else { return nil }
+        view.invitedAgents = try invitedAgents(db, chatId: id)
         if view.status == "queued" {
             let ahead = try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM chats WHERE department_id = ? AND status = 'queued' AND (queued_at < ? OR (queued_at = ? AND id < ?))
@@ -233,9 +249,20 @@ enum GatewayStore {
     }
 
     /// Open chats a caller takes part in: a visitor's own, an agent's assigned ones.
+    /// Open chats a caller takes part in: a visitor's own; an agent's held or invited ones.
     static func openChats(_ db: Database, of caller: Caller) throws -> [ChatView] {
-        let column = caller.role == .visitor ? "visitor_id" : "agent_id"
-        return try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE \(column) = ? AND status != 'closed' ORDER BY queued_at", arguments: [caller.id]).map(chatView)
+        let condition = caller.role == .visitor
+            ? "visitor_id = ?"
+            : "(agent_id = ? OR id IN (SELECT chat_id FROM chat_participants WHERE agent_id = ?))"
+        let arguments: StatementArguments = caller.role == .visitor ? [caller.id] : [caller.id, caller.id]
+        return try Row.fetchAll(db, sql: "SELECT id FROM chats WHERE \(condition) AND status != 'closed' ORDER BY queued_at", arguments: arguments)
+            .compactMap { try chat(db, id: $0["id"]) }
+    }
+
+    static func invitedAgents(_ db: Database, chatId: String) throws -> [PersonView] {
+        try Row.fetchAll(db, sql: "SELECT agent_id, display_name FROM chat_participants WHERE chat_id = ? ORDER BY rowid", arguments: [chatId]).map {
+            PersonView(id: $0["agent_id"], displayName: $0["display_name"])
+        }
     }
 
     /// The overview of `departments` (all known ones when nil), ordered by id.
@@ -294,6 +321,7 @@ enum GatewayStore {
             chatId: row["id"], departmentId: row["department_id"], status: row["status"],
             visitor: PersonView(id: row["visitor_id"], displayName: row["visitor_name"]),
             agent: agentId.map { PersonView(id: $0, displayName: row["agent_name"] ?? $0) },
+            invitedAgents: [],
             queuedAt: Date(timeIntervalSince1970: row["queued_at"]),
             closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             handledSeconds: row["handled_seconds"],

@@ -16,6 +16,8 @@ public struct ChatView: Codable, Sendable, Equatable {
     public var status: String
     public var visitor: PersonView
     public var agent: PersonView?
+    /// Agents the owner invited into the chat (C6); they see and write too.
+    public var invitedAgents: [PersonView] = []
     public var queuedAt: Date
     public var closedAt: Date?
     /// Active handling time before `activeSince` (kept across parks), and when the current
@@ -26,6 +28,11 @@ public struct ChatView: Codable, Sendable, Equatable {
     public var position: Int?
     /// While queued: `position` × the department's average wait of its last 20 assigned chats.
     public var estimatedWaitSeconds: Double?
+}
+
+extension ChatView {
+    /// The owner and the invited agents.
+    var agentIds: [String] { (agent.map { [$0.id] } ?? []) + invitedAgents.map(\.id) }
 }
 
 public struct MessageView: Codable, Sendable, Equatable {

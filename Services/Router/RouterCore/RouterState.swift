@@ -19,9 +19,12 @@ public struct RoutedChat: Sendable, Equatable {
     public var handledSeconds: Double
     /// When the current active stretch began (assigned or unparked); nil while not active.
     public var activeSince: Date?
+    /// Agents invited next to the owner (C6); they leave when the chat leaves its owner.
+    public var invited: [Participant] = []
 
     public init(id: String, departmentId: String, visitor: Participant, status: Status, agent: Participant?, queuedAt: Date,
-                handledSeconds: Double = 0, activeSince: Date? = nil) {
+                handledSeconds: Double = 0, activeSince: Date? = nil, invited: [Participant] = []) {
+        self.invited = invited
         self.id = id
         self.departmentId = departmentId
         self.visitor = visitor
@@ -188,6 +191,7 @@ public struct RouterState: Sendable {
                 var requeued = chat
                 requeued.status = .queued
                 requeued.agent = nil
+                requeued.invited = []
                 requeued.pauseHandling(at: now)
                 openChats[chat.id] = requeued
                 let event = ChatRequeued(chatId: chat.id, departmentId: chat.departmentId, previousAgent: chat.agent!, reason: .agentOffline)
@@ -264,11 +268,22 @@ public struct RouterState: Sendable {
             case .returnToQueue:
                 chat.status = .queued
                 chat.agent = nil
+                chat.invited = []
                 chat.pauseHandling(at: now)
                 openChats[chat.id] = chat
                 return [.saveChat(chat), publish(chat.id, .chatRequeued(ChatRequeued(chatId: chat.id, departmentId: chat.departmentId, previousAgent: request.agent, reason: .returnedByAgent)))]
             case .transfer:
+                chat.invited = []
                 return transfer(chat, request: request, now: now, publish: publish, reject: rejection)
+            case .invite:
+                guard let id = request.toAgentId, let target = agents[id], target.takingChats, target.departmentIds.contains(chat.departmentId),
+                      id != request.agent.id, !chat.invited.contains(where: { $0.id == id }) else {
+                    return reject(chat.id, .targetUnavailable, "That agent is not available for this chat.")
+                }
+                let invitee = Participant(role: .agent, id: target.id, displayName: target.displayName)
+                chat.invited.append(invitee)
+                openChats[chat.id] = chat
+                return [.saveChat(chat), publish(chat.id, .chatAgentInvited(ChatAgentInvited(chatId: chat.id, departmentId: chat.departmentId, agent: invitee, invitedBy: request.agent)))]
             default:
                 return reject(chat.id, .unknownAction, "Unknown action '\(request.action.rawValue)'.")
             }

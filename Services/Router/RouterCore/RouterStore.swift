@@ -37,6 +37,11 @@ enum RouterStore {
                 table.add(column: "active_since", .double)
             }
         }),
+        ("router-4", { db in
+            try db.alter(table: "chats") { table in
+                table.add(column: "invited", .text).notNull().defaults(to: "[]")
+            }
+        }),
     ]
 
     static func loadState(_ db: Database, policy: RoutingPolicy) throws -> RouterState {
@@ -49,7 +54,8 @@ enum RouterStore {
                 agent: agentId.map { Participant(role: .agent, id: $0, displayName: row["agent_name"] ?? $0) },
                 queuedAt: Date(timeIntervalSince1970: row["queued_at"]),
                 handledSeconds: row["handled_seconds"],
-                activeSince: (row["active_since"] as Double?).map(Date.init(timeIntervalSince1970:)))
+                activeSince: (row["active_since"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                invited: (try? JSONDecoder().decode([Participant].self, from: Data((row["invited"] as String).utf8))) ?? [])
         }
         let open = try String.fetchAll(db, sql: "SELECT id FROM departments WHERE open")
         let agents = try Row.fetchAll(db, sql: "SELECT * FROM agents").map { row in
@@ -69,15 +75,16 @@ enum RouterStore {
         case .saveChat(let chat):
             try db.execute(
                 sql: """
-                INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, agent_id, agent_name, queued_at, handled_seconds, active_since)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, agent_id, agent_name, queued_at, handled_seconds, active_since, invited)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET department_id = excluded.department_id, status = excluded.status,
                     agent_id = excluded.agent_id, agent_name = excluded.agent_name,
-                    handled_seconds = excluded.handled_seconds, active_since = excluded.active_since
+                    handled_seconds = excluded.handled_seconds, active_since = excluded.active_since, invited = excluded.invited
                 """,
                 arguments: [chat.id, chat.departmentId, chat.visitor.id, chat.visitor.displayName, chat.status.rawValue,
                             chat.agent?.id, chat.agent?.displayName, chat.queuedAt.timeIntervalSince1970,
-                            chat.handledSeconds, chat.activeSince?.timeIntervalSince1970])
+                            chat.handledSeconds, chat.activeSince?.timeIntervalSince1970,
+                            String(decoding: try JSONEncoder().encode(chat.invited), as: UTF8.self)])
         case .saveDepartment(let id, let open):
             try db.execute(sql: "INSERT INTO departments (id, open) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open",
                            arguments: [id, open])

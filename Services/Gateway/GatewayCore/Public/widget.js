@@ -113,14 +113,22 @@
     muteBtn.textContent = who.muted ? '\u{1F515}' : '\u{1F514}';
     let line = '';
     if (!cs.chatId) line = department && !open ? 'Our team is offline right now.' : '';
-    else if (!chat) line = 'Connecting\u2026';
-    else if (chat.status === 'queued') line = requeued ? 'Returned to the queue: waiting for the next agent\u2026' : 'Waiting in the queue for an agent\u2026';
-    else if (chat.status === 'assigned') line = `${chat.agent ? chat.agent.displayName : 'An agent'} joined the chat`;
+    else if (!chat) line = '';
+    else if (chat.status === 'queued') {
+      line = requeued ? 'Back in the queue' : 'Waiting in the queue';
+      if (chat.position) line += `: you are number ${chat.position}`;
+      if (chat.estimatedWaitSeconds) line += `, about ${Math.max(1, Math.round(chat.estimatedWaitSeconds / 60))} min`;
+      line += '\u2026';
+    } else if (chat.status === 'assigned') line = `${agentName()} joined the chat`;
+    else if (chat.status === 'parked') line = `${agentName()} will be right back`;
+    else if (chat.status === 'transferring') line = 'Transferring you to another team\u2026';
     else line = 'The chat has ended.';
-    if (cs.chatId && !live && !ended) line += ' (reconnecting\u2026)';
+    if (cs.chatId && !live && !ended && (tries || !chat)) line = tries ? 'Connection lost; reconnecting\u2026' : 'Connecting\u2026';
     if (status.textContent !== line) status.textContent = line;
     status.hidden = !line;
   }
+
+  const agentName = () => (chat && chat.agent ? chat.agent.displayName : 'An agent');
 
   function showPanel(show) {
     cs.open = show;
@@ -205,6 +213,25 @@
     saveWho();
   }
 
+  // After a page load: the chat and its messages so far over HTTP, so the conversation
+  // shows even before (or without) the socket. Both paths feed onMessage, which keeps seq order.
+  async function backfill() {
+    const id = cs.chatId;
+    try {
+      const res = await call('GET', '/chats/' + encodeURIComponent(id));
+      if (id !== cs.chatId) return;
+      if (!chat) setChat(res.chat);
+      for (;;) {
+        const page = (await call('GET', `/chats/${encodeURIComponent(id)}/messages?afterSeq=${held}`)).messages;
+        if (id !== cs.chatId) return;
+        page.forEach(onMessage);
+        if (page.length < 500) return;
+      }
+    } catch (err) {
+      if (err.status === 404 && id === cs.chatId) forgetChat();
+    }
+  }
+
   async function checkChat() {
     const id = cs.chatId;
     try {
@@ -262,13 +289,16 @@
   function setChat(c) {
     const prev = chat;
     chat = c;
-    if (prev && c.status === 'assigned' && (prev.status !== 'assigned' || (prev.agent && prev.agent.id) !== (c.agent && c.agent.id))) {
+    const was = prev ? prev.status : '', agentId = (x) => x && x.agent && x.agent.id;
+    if (c.status === 'assigned' && agentId(c) !== agentId(prev)) {
       requeued = false;
-      system(`${c.agent ? c.agent.displayName : 'An agent'} joined the chat.`);
-    } else if (prev && c.status === 'queued' && prev.status === 'assigned') {
+      if (prev) system(`${agentName()} joined the chat.`);
+    } else if (c.status === 'queued' && (was === 'assigned' || was === 'parked' || was === 'transferring')) {
       requeued = true;
-      system('The chat went back to the queue; the next agent will answer.');
-    } else if (prev && c.status === 'closed' && prev.status !== 'closed') {
+      system(was === 'transferring' ? 'You were transferred; the next agent will answer.' : 'The chat went back to the queue; the next agent will answer.');
+    } else if (c.status === 'transferring' && prev && was !== 'transferring') {
+      system('You are being transferred to another team.');
+    } else if (c.status === 'closed' && prev && was !== 'closed') {
       system('The chat has ended.');
     }
     if (c.status === 'closed') {
@@ -364,9 +394,12 @@
   // ---- The socket ----
   function connect() {
     clearTimeout(retryTimer);
-    if (ws || !who.token) return;
-    let url = origin.replace(/^http/, 'ws') + '/api/v1/socket?token=' + encodeURIComponent(who.token);
-    if (cs.chatId) url += '&resume=' + encodeURIComponent(cs.chatId + ':' + held);
+    if (ws) return;
+    // Without a visitor token yet, a watcher socket: department.updated frames only.
+    const token = who.token;
+    let url = origin.replace(/^http/, 'ws') + '/api/v1/socket';
+    if (token) url += '?token=' + encodeURIComponent(token);
+    if (token && cs.chatId) url += '&resume=' + encodeURIComponent(cs.chatId + ':' + held);
     const s = (ws = new WebSocket(url));
     s.onmessage = (e) => {
       if (ws !== s) return;
@@ -380,12 +413,15 @@
       live = false;
       render();
       if (e.code === 1008) {
-        if (e.reason !== 'malformed resume') { // the token is no longer valid
+        if (!token && e.reason === 'unauthorized') return; // a gateway without watchers: polling it is
+        if (e.reason === 'unauthorized') { // the token expired: the next chat gets a new visitor
           who.token = null;
           saveWho();
           forgetChat();
+          formErr.textContent = 'Your chat session has expired.';
           return;
         }
+        if (e.reason !== 'malformed resume') return console.warn('livechat: the gateway refused the socket: ' + e.reason);
         forgetChat();
       }
       retryTimer = setTimeout(connect, Math.min(15000, 500 * 2 ** tries++) * (0.75 + Math.random() / 2));
@@ -405,6 +441,11 @@
       case 'hello': {
         live = true;
         tries = 0;
+        if (f.role === 'watcher') {
+          const d = (f.departments || []).find((x) => x.departmentId === dept);
+          if (d) setDepartment(d);
+          break;
+        }
         refreshDepartments(); // department.updated frames missed while away are not replayed
         const mine = (f.chats || []).find((c) => c.chatId === cs.chatId);
         if (mine) setChat(mine);
@@ -493,7 +534,8 @@
     document.body.append(host);
     render();
     refreshDepartments();
-    // Until the widget has a socket (it needs a visitor token), ask every 2 s.
+    if (cs.chatId) backfill();
+    // While the widget has no socket (or the gateway offers no watcher sockets), ask every 2 s.
     setInterval(() => { if (!live && !document.hidden) refreshDepartments(); }, 2000);
     document.addEventListener('visibilitychange', () => { if (!document.hidden && !live) refreshDepartments(); });
     window.addEventListener('online', () => { if (!ws) connect(); });
