@@ -13,6 +13,8 @@ public enum EventType: String, CaseIterable, Sendable {
     case chatUnparked = "chat.unparked"
     case chatTransferred = "chat.transferred"
     case chatAgentInvited = "chat.agent_invited"
+    case chatOffered = "chat.offered"
+    case chatOfferWithdrawn = "chat.offer_withdrawn"
     case requestRejected = "request.rejected"
     case messagePosted = "message.posted"
     case agentConnected = "agent.connected"
@@ -42,6 +44,8 @@ public enum WireEvent: Sendable, Equatable {
     case chatUnparked(ChatParkChanged)
     case chatTransferred(ChatTransferred)
     case chatAgentInvited(ChatAgentInvited)
+    case chatOffered(ChatOffered)
+    case chatOfferWithdrawn(ChatOfferWithdrawn)
     case requestRejected(RequestRejected)
     case messagePosted(MessagePosted)
     case agentConnected(AgentConnected)
@@ -68,6 +72,8 @@ public enum WireEvent: Sendable, Equatable {
         case .chatUnparked: .chatUnparked
         case .chatTransferred: .chatTransferred
         case .chatAgentInvited: .chatAgentInvited
+        case .chatOffered: .chatOffered
+        case .chatOfferWithdrawn: .chatOfferWithdrawn
         case .requestRejected: .requestRejected
         case .messagePosted: .messagePosted
         case .agentConnected: .agentConnected
@@ -92,6 +98,8 @@ public enum WireEvent: Sendable, Equatable {
         case .chatParked(let payload), .chatUnparked(let payload): payload.chatId
         case .chatTransferred(let payload): payload.chatId
         case .chatAgentInvited(let payload): payload.chatId
+        case .chatOffered(let payload): payload.chatId
+        case .chatOfferWithdrawn(let payload): payload.chatId
         case .chatQueued(let payload): payload.chatId
         case .chatAssigned(let payload): payload.chatId
         case .chatClosed(let payload): payload.chatId
@@ -119,6 +127,8 @@ public enum WireEvent: Sendable, Equatable {
         case .chatUnparked: self = .chatUnparked(try ChatParkChanged(from: decoder))
         case .chatTransferred: self = .chatTransferred(try ChatTransferred(from: decoder))
         case .chatAgentInvited: self = .chatAgentInvited(try ChatAgentInvited(from: decoder))
+        case .chatOffered: self = .chatOffered(try ChatOffered(from: decoder))
+        case .chatOfferWithdrawn: self = .chatOfferWithdrawn(try ChatOfferWithdrawn(from: decoder))
         case .requestRejected: self = .requestRejected(try RequestRejected(from: decoder))
         case .messagePosted: self = .messagePosted(try MessagePosted(from: decoder))
         case .agentConnected: self = .agentConnected(try AgentConnected(from: decoder))
@@ -146,6 +156,8 @@ public enum WireEvent: Sendable, Equatable {
         case .chatParked(let payload), .chatUnparked(let payload): try payload.encode(to: encoder)
         case .chatTransferred(let payload): try payload.encode(to: encoder)
         case .chatAgentInvited(let payload): try payload.encode(to: encoder)
+        case .chatOffered(let payload): try payload.encode(to: encoder)
+        case .chatOfferWithdrawn(let payload): try payload.encode(to: encoder)
         case .requestRejected(let payload): try payload.encode(to: encoder)
         case .messagePosted(let payload): try payload.encode(to: encoder)
         case .agentConnected(let payload): try payload.encode(to: encoder)

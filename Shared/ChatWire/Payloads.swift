@@ -68,6 +68,8 @@ public struct ChatOwnerActionRequested: Codable, Sendable, Equatable {
         public static let transfer = Action(rawValue: "transfer")
         /// Bring `toAgentId` into the chat next to the owner (C6).
         public static let invite = Action(rawValue: "invite")
+        /// Turn down a chat offered to this agent; it is offered to the next one.
+        public static let decline = Action(rawValue: "decline")
     }
 
     public var chatId: String
@@ -119,6 +121,45 @@ public struct ChatParkChanged: Codable, Sendable, Equatable {
         self.departmentId = departmentId
         self.agent = agent
         self.handlingSeconds = handlingSeconds
+    }
+}
+
+/// The router offers a waiting chat to one agent, who has until `expiresAt` to accept it
+/// (by taking it); otherwise it goes to the next agent.
+public struct ChatOffered: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var departmentId: String
+    public var agent: Participant
+    public var expiresAt: Date
+    public var decision: ChatAssigned.Decision
+    public init(chatId: String, departmentId: String, agent: Participant, expiresAt: Date, decision: ChatAssigned.Decision) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.agent = agent
+        self.expiresAt = expiresAt
+        self.decision = decision
+    }
+}
+
+/// An offer ended without being accepted; the chat waits again.
+public struct ChatOfferWithdrawn: Codable, Sendable, Equatable {
+    public struct Reason: RawRepresentable, Codable, Sendable, Hashable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public static let timeout = Reason(rawValue: "timeout")
+        public static let declined = Reason(rawValue: "declined")
+        public static let agentOffline = Reason(rawValue: "agent_offline")
+    }
+
+    public var chatId: String
+    public var departmentId: String
+    public var agent: Participant
+    public var reason: Reason
+    public init(chatId: String, departmentId: String, agent: Participant, reason: Reason) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.agent = agent
+        self.reason = reason
     }
 }
 
@@ -175,6 +216,8 @@ public struct ChatAssigned: Codable, Sendable, Equatable {
         public static let manualPick = Reason(rawValue: "manual_pick")
         /// The router chose the least-loaded available agent.
         public static let automatic = Reason(rawValue: "automatic")
+        /// The agent accepted the router's offer.
+        public static let offerAccepted = Reason(rawValue: "offer_accepted")
     }
 
     /// What an automatic assignment weighed: every eligible agent and their load.

@@ -19,6 +19,9 @@ enum Samples {
         .chatUnparked(ChatParkChanged(chatId: "c-1", departmentId: "support", agent: agent, handlingSeconds: 95.5)),
         .chatTransferred(ChatTransferred(chatId: "c-1", fromDepartmentId: "support", toDepartmentId: "sales", previousAgent: agent, toAgent: nil)),
         .chatAgentInvited(ChatAgentInvited(chatId: "c-1", departmentId: "support", agent: Participant(role: .agent, id: "bob", displayName: "Bob Berg"), invitedBy: agent)),
+        .chatOffered(ChatOffered(chatId: "c-1", departmentId: "support", agent: agent, expiresAt: time.addingTimeInterval(30), decision: ChatAssigned.Decision(
+            rule: "least_loaded", maxChatsPerAgent: 3, candidates: [.init(agentId: "alice", activeChats: 1)]))),
+        .chatOfferWithdrawn(ChatOfferWithdrawn(chatId: "c-1", departmentId: "support", agent: agent, reason: .timeout)),
         .chatQueued(ChatQueued(chatId: "c-1", departmentId: "support", visitor: visitor, queuedAt: time)),
         .chatAssigned(ChatAssigned(chatId: "c-1", departmentId: "support", agent: agent, reason: .automatic, decision: ChatAssigned.Decision(
             rule: "least_loaded", maxChatsPerAgent: 3,

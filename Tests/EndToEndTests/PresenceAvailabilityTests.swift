@@ -131,3 +131,31 @@ struct AutomaticAssignmentEndToEndTests {
         }
     }
 }
+
+/// Offers: an agent who does not accept in time loses the chat to the next one.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct OfferEndToEndTests {
+    @Test func anOfferNotAcceptedInTimeGoesToTheNextAgent() async throws {
+        try await RunningSystem.with(environment: ["ROUTER_ASSIGNMENT": "automatic", "ROUTER_OFFER_TIMEOUT_SECONDS": "2"]) { system in
+            let client = system.client
+            let alice = try await system.connectAgent("alice")
+            let bob = try await system.connectAgent("bob")
+            let visitor = try await client.visitor(named: "Angebot")
+            let chatId = try await system.startChat(visitorToken: visitor.token)
+            // Alice (first by id among equally loaded agents) gets the offer and ignores it.
+            let offered = try await alice.socket.next { $0["type"]?.string == "chat.updated" && $0["change"]?.string == "offered" }
+            #expect(offered["chat"]?["offeredTo"]?["id"]?.string == "alice")
+            #expect(offered["chat"]?["offerExpiresAt"]?.string != nil)
+            let toBob = try await bob.socket.next(timeout: .seconds(10)) {
+                $0["type"]?.string == "chat.updated" && $0["change"]?.string == "offered" && $0["chat"]?["offeredTo"]?["id"]?.string == "bob"
+            }
+            #expect(toBob["chat"]?["chatId"]?.string == chatId)
+            // Alice is too late now; bob accepts by taking it.
+            let late = try await client.request("POST", "/api/v1/chats/\(chatId)/take", token: alice.token)
+            #expect(late.status == 409)
+            let accepted = try await client.request("POST", "/api/v1/chats/\(chatId)/take", token: bob.token)
+            #expect(accepted.status == 200)
+            #expect(accepted.body["chat"]?["agent"]?["id"]?.string == "bob")
+        }
+    }
+}

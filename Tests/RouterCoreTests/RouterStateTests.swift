@@ -327,3 +327,66 @@ import Testing
         #expect(unavailable.code == .targetUnavailable)
     }
 }
+
+@Suite struct OfferTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func state() -> RouterState {
+        var state = RouterState(openDepartments: ["support"], policy: RoutingPolicy(assignment: .automatic, maxChatsPerAgent: 1, offerTimeoutSeconds: 20))
+        for id in ["alice", "bob"] {
+            _ = state.handle(Envelope(producer: "p", event: .agentPresenceChanged(AgentPresenceChanged(
+                agentId: id, displayName: id, departmentIds: ["support"], status: .online, available: true))), producer: "r", now: now) { _ in false }
+        }
+        let visitor = Participant(role: .visitor, id: "v", displayName: "V")
+        _ = state.handle(Envelope(producer: "g", event: .chatStartRequested(ChatStartRequested(chatId: "c", departmentId: "support", visitor: visitor))),
+                         producer: "r", now: now) { _ in false }
+        return state
+    }
+
+    func events(_ actions: [RouterAction]) -> [WireEvent] {
+        actions.compactMap { if case .publish(let record) = $0 { record.envelope.event } else { nil } }
+    }
+
+    @Test func anUnansweredOfferGoesToTheNextAgent() {
+        var state = state()
+        #expect(state.openChats["c"]?.status == .offered)
+        #expect(state.openChats["c"]?.offeredTo?.id == "alice")
+        #expect(state.expireOffers(now: now.addingTimeInterval(19), producer: "r").isEmpty)
+        let moved = events(state.expireOffers(now: now.addingTimeInterval(20), producer: "r"))
+        guard moved.count == 2, case .chatOfferWithdrawn(let withdrawn) = moved[0], case .chatOffered(let next) = moved[1] else {
+            Issue.record("expected withdrawn then offered: \(moved)")
+            return
+        }
+        #expect(withdrawn.reason == .timeout)
+        #expect(next.agent.id == "bob")
+        #expect(next.expiresAt == now.addingTimeInterval(40))
+        // Bob lets it pass too: it comes back to alice rather than waiting forever.
+        let again = events(state.expireOffers(now: now.addingTimeInterval(40), producer: "r"))
+        guard case .chatOffered(let third)? = again.last else { Issue.record("offered again"); return }
+        #expect(third.agent.id == "alice")
+    }
+
+    @Test func acceptingIsTakingAndOthersCannotTakeAnOfferedChat() {
+        var state = state()
+        let bob = Participant(role: .agent, id: "bob", displayName: "bob")
+        let alice = Participant(role: .agent, id: "alice", displayName: "alice")
+        let stolen = events(state.handle(Envelope(producer: "g", event: .chatTakeRequested(ChatTakeRequested(chatId: "c", departmentId: "support", agent: bob))),
+                                          producer: "r", now: now) { _ in false })
+        guard case .requestRejected(let rejected)? = stolen.first else { Issue.record("refused"); return }
+        #expect(rejected.code == .alreadyTaken)
+        let accepted = events(state.handle(Envelope(producer: "g", event: .chatTakeRequested(ChatTakeRequested(chatId: "c", departmentId: "support", agent: alice))),
+                                            producer: "r", now: now) { _ in false })
+        guard case .chatAssigned(let assigned)? = accepted.first else { Issue.record("assigned"); return }
+        #expect(assigned.reason == .offerAccepted)
+        #expect(state.openChats["c"]?.status == .assigned)
+    }
+
+    @Test func decliningOffersTheChatToTheNextAgentAtOnce() {
+        var state = state()
+        let alice = Participant(role: .agent, id: "alice", displayName: "alice")
+        let declined = events(state.handle(Envelope(producer: "g", event: .chatOwnerActionRequested(ChatOwnerActionRequested(
+            chatId: "c", departmentId: "support", agent: alice, action: .decline))), producer: "r", now: now) { _ in false })
+        guard case .chatOffered(let next)? = declined.last else { Issue.record("offered to bob: \(declined)"); return }
+        #expect(next.agent.id == "bob")
+    }
+}

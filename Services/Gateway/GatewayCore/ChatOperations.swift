@@ -68,7 +68,8 @@ final class ChatOperations: Sendable {
             let existing = rejection.existingChatId ?? chatId
             let chat = try await read { try GatewayStore.chat($0, id: existing) }
             return (chat ?? ChatView(chatId: existing, departmentId: departmentId, status: "queued",
-                                     visitor: PersonView(id: visitor.id, displayName: visitor.displayName), agent: nil, queuedAt: Date(), closedAt: nil,
+                                     visitor: PersonView(id: visitor.id, displayName: visitor.displayName), agent: nil, invitedAgents: [],
+                                     offeredTo: nil, offerExpiresAt: nil, queuedAt: Date(), closedAt: nil,
                                      handledSeconds: 0, activeSince: nil, position: nil, estimatedWaitSeconds: nil), false)
         default:
             throw unexpected(answer)

@@ -27,6 +27,7 @@ struct GatewayHTTP {
         api.post("/chats/:chatId/unpark", use: unpark)
         api.post("/chats/:chatId/transfer", use: transfer)
         api.post("/chats/:chatId/invite", use: invite)
+        api.post("/chats/:chatId/decline", use: decline)
         api.get("/chats/:chatId/messages", use: messages)
         api.post("/chats/:chatId/messages", use: postMessage)
         api.get("/chats/:chatId/transcript", use: transcript)
@@ -144,6 +145,12 @@ struct GatewayHTTP {
         let body = try await decode(Transfer.self, from: request)
         return jsonResponse(["chat": try await operations.ownerAction(.transfer, chatId: try chatID(context), agent: caller,
                                                                       toDepartmentId: body.toDepartmentId, toAgentId: body.toAgentId)])
+    }
+
+    /// Turns down a chat the router offered to this agent (accepting is taking it).
+    @Sendable func decline(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        return jsonResponse(["chat": try await operations.ownerAction(.decline, chatId: try chatID(context), agent: caller)])
     }
 
     struct Invitation: Decodable { var agentId: String }

@@ -78,6 +78,13 @@ enum GatewayStore {
                 table.primaryKey(["chat_id", "agent_id"])
             }
         }),
+        ("gateway-4", { db in
+            try db.alter(table: "chats") { table in
+                table.add(column: "offered_to_id", .text)
+                table.add(column: "offered_to_name", .text)
+                table.add(column: "offer_expires_at", .double)
+            }
+        }),
     ]
 
     // MARK: Applying events
@@ -99,8 +106,9 @@ enum GatewayStore {
             changed = (queued.chatId, "queued", [queued.departmentId])
         case .chatAssigned(let assigned):
             try db.execute(sql: """
-                UPDATE chats SET status = 'assigned', agent_id = ?, agent_name = ?, assigned_at = ?, active_since = ?
-                WHERE id = ? AND status = 'queued'
+                UPDATE chats SET status = 'assigned', agent_id = ?, agent_name = ?, assigned_at = ?, active_since = ?,
+                    offered_to_id = NULL, offered_to_name = NULL, offer_expires_at = NULL
+                WHERE id = ? AND status IN ('queued', 'offered')
                 """, arguments: [assigned.agent.id, assigned.agent.displayName, time, time, assigned.chatId])
             changed = (assigned.chatId, "assigned", [assigned.departmentId])
         case .chatRequeued(let requeued):
@@ -112,6 +120,17 @@ enum GatewayStore {
                 """, arguments: [time, requeued.chatId])
             try db.execute(sql: "DELETE FROM chat_participants WHERE chat_id = ?", arguments: [requeued.chatId])
             changed = (requeued.chatId, requeued.reason == .returnedByAgent ? "returned_to_queue" : "agent_offline", [requeued.departmentId])
+        case .chatOffered(let offer):
+            try db.execute(sql: """
+                UPDATE chats SET status = 'offered', offered_to_id = ?, offered_to_name = ?, offer_expires_at = ? WHERE id = ? AND status = 'queued'
+                """, arguments: [offer.agent.id, offer.agent.displayName, offer.expiresAt.timeIntervalSince1970, offer.chatId])
+            changed = (offer.chatId, "offered", [offer.departmentId])
+        case .chatOfferWithdrawn(let withdrawn):
+            try db.execute(sql: """
+                UPDATE chats SET status = 'queued', offered_to_id = NULL, offered_to_name = NULL, offer_expires_at = NULL
+                WHERE id = ? AND status = 'offered'
+                """, arguments: [withdrawn.chatId])
+            changed = (withdrawn.chatId, "offer_withdrawn", [withdrawn.departmentId])
         case .chatAgentInvited(let invited):
             try db.execute(sql: "INSERT OR IGNORE INTO chat_participants (chat_id, agent_id, display_name) VALUES (?, ?, ?)",
                            arguments: [invited.chatId, invited.agent.id, invited.agent.displayName])
@@ -212,9 +231,9 @@ enum GatewayStore {
     static func chat(_ db: Database, id: String) throws -> ChatView? {
         guard var view = try Row.fetchOne(db, sql: "SELECT * FROM chats WHERE id = ?", arguments: [id]).map(chatView) else { return nil }
         view.invitedAgents = try invitedAgents(db, chatId: id)
-        if view.status == "queued" {
+        if view.status == "queued" || view.status == "offered" {
             let ahead = try Int.fetchOne(db, sql: """
-                SELECT COUNT(*) FROM chats WHERE department_id = ? AND status = 'queued' AND (queued_at < ? OR (queued_at = ? AND id < ?))
+                SELECT COUNT(*) FROM chats WHERE department_id = ? AND status IN ('queued', 'offered') AND (queued_at < ? OR (queued_at = ? AND id < ?))
                 """, arguments: [view.departmentId, view.queuedAt.timeIntervalSince1970, view.queuedAt.timeIntervalSince1970, view.chatId]) ?? 0
             view.position = ahead + 1
             view.estimatedWaitSeconds = try averageWait(db, department: view.departmentId).map { $0 * Double(ahead + 1) }
@@ -228,7 +247,7 @@ enum GatewayStore {
         let marks = databaseQuestionMarks(count: departments.count)
         var positions: [String: Int] = [:]
         var averages: [String: Double?] = [:]
-        return try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE status = 'queued' AND department_id IN (\(marks)) ORDER BY queued_at, id",
+        return try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE status IN ('queued', 'offered') AND department_id IN (\(marks)) ORDER BY queued_at, id",
                                 arguments: StatementArguments(departments)).map { row in
             var view = chatView(row)
             let position = positions[view.departmentId, default: 0] + 1
@@ -271,8 +290,8 @@ enum GatewayStore {
         let filter = departments.map { "WHERE d.id IN (\(databaseQuestionMarks(count: $0.count)))" } ?? ""
         return try Row.fetchAll(db, sql: """
             SELECT d.id, d.display_name, d.open,
-                (SELECT COUNT(*) FROM chats c WHERE c.department_id = d.id AND c.status = 'queued') AS waiting,
-                (SELECT MIN(c.queued_at) FROM chats c WHERE c.department_id = d.id AND c.status = 'queued') AS oldest,
+                (SELECT COUNT(*) FROM chats c WHERE c.department_id = d.id AND c.status IN ('queued', 'offered')) AS waiting,
+                (SELECT MIN(c.queued_at) FROM chats c WHERE c.department_id = d.id AND c.status IN ('queued', 'offered')) AS oldest,
                 (SELECT COUNT(*) FROM chats c WHERE c.department_id = d.id AND c.status IN ('assigned', 'parked')) AS ongoing,
                 (SELECT COUNT(*) FROM agents a WHERE a.status = 'online'
                     AND EXISTS (SELECT 1 FROM json_each(a.department_ids) WHERE value = d.id)) AS online,
@@ -322,6 +341,8 @@ enum GatewayStore {
             visitor: PersonView(id: row["visitor_id"], displayName: row["visitor_name"]),
             agent: agentId.map { PersonView(id: $0, displayName: row["agent_name"] ?? $0) },
             invitedAgents: [],
+            offeredTo: (row["offered_to_id"] as String?).map { PersonView(id: $0, displayName: row["offered_to_name"] ?? $0) },
+            offerExpiresAt: (row["offer_expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             queuedAt: Date(timeIntervalSince1970: row["queued_at"]),
             closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             handledSeconds: row["handled_seconds"],

@@ -11,13 +11,16 @@ public struct PersonView: Codable, Sendable, Equatable {
 public struct ChatView: Codable, Sendable, Equatable {
     public var chatId: String
     public var departmentId: String
-    /// `queued`, `assigned`, `parked`, `transferring` (to another department, until its
-    /// queue holds it) or `closed`.
+    /// `queued`, `offered` (waiting for one agent to accept), `assigned`, `parked`,
+    /// `transferring` (to another department, until its queue holds it) or `closed`.
     public var status: String
     public var visitor: PersonView
     public var agent: PersonView?
     /// Agents the owner invited into the chat (C6); they see and write too.
     public var invitedAgents: [PersonView] = []
+    /// While `offered`: the agent it is offered to, and until when they may accept it.
+    public var offeredTo: PersonView?
+    public var offerExpiresAt: Date?
     public var queuedAt: Date
     public var closedAt: Date?
     /// Active handling time before `activeSince` (kept across parks), and when the current

@@ -135,23 +135,6 @@ final class PresenceEngine: EventApplier {
     }
 }
 
-/// Takes agents offline when their grace period ends, checking twice a second.
-struct GracePeriodClock: Service {
-    let engine: PresenceEngine
-    let store: ServiceStore
-    let outbox: OutboxPublisher
-
-    func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(500))
-            try await store.database.write { db in
-                try engine.run({ $0.expireGracePeriods(now: Date()) }, in: db)
-            }
-            outbox.signal()
-        }
-    }
-}
-
 public enum PresenceApplication {
     public static func services(configuration: PresenceConfiguration, context: RuntimeContext) throws -> [any Service] {
         let logger = context.logger
@@ -169,7 +152,10 @@ public enum PresenceApplication {
         return [
             ProducerService(producer: producer),
             outbox,
-            GracePeriodClock(engine: engine, store: store, outbox: outbox),
+            // Takes agents offline when their grace period ends.
+            PeriodicTask(every: .milliseconds(500), store: store, outbox: outbox) { db, now in
+                try engine.run({ $0.expireGracePeriods(now: now) }, in: db)
+            },
             ConsumerLoop(name: "commands", topics: [.presenceCommands], mode: .group(groupID: configuration.groupID), store: store,
                          common: configuration.common, applier: engine, outbox: outbox, health: context.health, logger: logger),
             OpsRoutes.server(host: configuration.common.opsHost, port: configuration.common.opsPort, context: context),

@@ -24,7 +24,8 @@ public struct RouterConfiguration: Sendable {
         guard let mode = RoutingPolicy.Assignment(rawValue: assignment) else {
             throw ConfigurationError(variable: "ROUTER_ASSIGNMENT", problem: "must be manual or automatic, got '\(assignment)'")
         }
-        policy = RoutingPolicy(assignment: mode, maxChatsPerAgent: try environment.int("ROUTER_MAX_CHATS_PER_AGENT", default: 3, range: 1...100))
+        policy = RoutingPolicy(assignment: mode, maxChatsPerAgent: try environment.int("ROUTER_MAX_CHATS_PER_AGENT", default: 3, range: 1...100),
+                               offerTimeoutSeconds: try environment.int("ROUTER_OFFER_TIMEOUT_SECONDS", default: 0, range: 0...3_600))
     }
 
     public var storePath: String { "\(common.dataDirectory)/router.sqlite" }
@@ -42,17 +43,28 @@ final class RouterApplier: EventApplier {
     }
 
     func apply(_ envelope: Envelope, record: KafkaConsumedRecord, in db: Database) throws -> [Never] {
-        // The store's writer lock serialises calls; the mutex makes the state safe to share
-        // between the two consumer loops. The new state is kept only if every write succeeded.
-        try state.withLock { current in
-            var next = current
-            let actions = next.handle(envelope, producer: producerName, now: Date()) { chatId in
+        try step(in: db) { state in
+            state.handle(envelope, producer: producerName, now: Date()) { chatId in
                 (try? RouterStore.isClosed(db, chatId: chatId)) ?? false
             }
-            for action in actions { try RouterStore.apply(action, in: db) }
-            current = next
         }
         return []
+    }
+
+    /// Offers whose time ran out go to the next agent.
+    func expireOffers(in db: Database, now: Date) throws {
+        try step(in: db) { $0.expireOffers(now: now, producer: producerName) }
+    }
+
+    /// The store's writer lock serialises calls; the mutex makes the state safe to share
+    /// between the consumer loops and the timer. The new state is kept only if every write
+    /// succeeded.
+    private func step(in db: Database, _ decide: (inout RouterState) -> [RouterAction]) throws {
+        try state.withLock { current in
+            var next = current
+            for action in decide(&next) { try RouterStore.apply(action, in: db) }
+            current = next
+        }
     }
 }
 
@@ -67,9 +79,14 @@ public enum RouterApplication {
         let producer = try KafkaProducer(configuration: configuration.common.producerConfiguration(), logger: logger)
         let outbox = OutboxPublisher(store: store, producer: producer, logger: logger)
         let applier = RouterApplier(state: state, producerName: configuration.common.instanceID)
+        // Offers expire on a timer, only when offers are on.
+        let offerClock: [any Service] = configuration.policy.offerTimeoutSeconds > 0
+            ? [PeriodicTask(every: .milliseconds(250), store: store, outbox: outbox) { db, now in try applier.expireOffers(in: db, now: now) }]
+            : []
         return [
             ProducerService(producer: producer),
             outbox,
+        ] + offerClock + [
             ConsumerLoop(name: "presence", topics: [.presenceDepartments, .presenceAgents], mode: .allPartitions, store: store,
                          common: configuration.common, applier: applier, outbox: outbox, health: context.health, logger: logger),
             ConsumerLoop(name: "commands", topics: [.chatCommands], mode: .group(groupID: configuration.groupID), store: store,

@@ -6,7 +6,7 @@ public struct RoutedChat: Sendable, Equatable {
     public enum Status: String, Sendable {
         /// `parked`: still the agent's, not active. `transferred`: moved to another
         /// department (whose owner holds it now).
-        case queued, assigned, parked, closed, transferred
+        case queued, offered, assigned, parked, closed, transferred
     }
 
     public var id: String
@@ -21,6 +21,12 @@ public struct RoutedChat: Sendable, Equatable {
     public var activeSince: Date?
     /// Agents invited next to the owner (C6); they leave when the chat leaves its owner.
     public var invited: [Participant] = []
+    /// While `offered`: to whom, and until when.
+    public var offeredTo: Participant?
+    public var offerExpiresAt: Date?
+    /// Agents who let an offer of this chat pass (declined or timed out); offered again only
+    /// when nobody else can take it.
+    public var passedBy: Set<String> = []
 
     public init(id: String, departmentId: String, visitor: Participant, status: Status, agent: Participant?, queuedAt: Date,
                 handledSeconds: Double = 0, activeSince: Date? = nil, invited: [Participant] = []) {
@@ -76,10 +82,14 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var assignment: Assignment
     /// Most concurrent chats an automatic assignment gives an agent (manual picks may exceed it).
     public var maxChatsPerAgent: Int
+    /// With automatic assignment: 0 assigns directly; more offers the chat to the agent, who
+    /// has this many seconds to accept before it goes to the next one.
+    public var offerTimeoutSeconds: Int
 
-    public init(assignment: Assignment = .manual, maxChatsPerAgent: Int = 3) {
+    public init(assignment: Assignment = .manual, maxChatsPerAgent: Int = 3, offerTimeoutSeconds: Int = 0) {
         self.assignment = assignment
         self.maxChatsPerAgent = maxChatsPerAgent
+        self.offerTimeoutSeconds = offerTimeoutSeconds
     }
 }
 
@@ -127,12 +137,41 @@ public struct RouterState: Sendable {
         return actions + assignWaitingChats(cause: envelope, producer: producer, now: now)
     }
 
-    /// Active chats per agent (assigned, not closed).
+    /// Active chats per agent: assigned ones, and offers that hold a place for them.
     public func load(of agentId: String) -> Int {
-        openChats.values.filter { $0.status == .assigned && $0.agent?.id == agentId }.count
+        openChats.values.filter { ($0.status == .assigned && $0.agent?.id == agentId) || ($0.status == .offered && $0.offeredTo?.id == agentId) }.count
     }
 
-    private mutating func assignWaitingChats(cause: Envelope, producer: String, now: Date) -> [RouterAction] {
+    /// Withdraws offers whose time ran out and offers those chats to the next agents.
+    public mutating func expireOffers(now: Date, producer: String) -> [RouterAction] {
+        let expired = openChats.values.filter { $0.status == .offered && ($0.offerExpiresAt ?? now) <= now }.sorted { $0.id < $1.id }
+        guard !expired.isEmpty else { return [] }
+        var actions: [RouterAction] = []
+        for chat in expired {
+            actions += withdrawOffer(chat, reason: .timeout, cause: nil, producer: producer, now: now)
+        }
+        return actions + assignWaitingChats(cause: nil, producer: producer, now: now)
+    }
+
+    /// An event caused by `cause`, or a new correlation when a timer caused it.
+    private func envelope(_ event: WireEvent, cause: Envelope?, producer: String, now: Date) -> Envelope {
+        cause.map { .caused(by: $0, producer: producer, event: event, at: now) } ?? Envelope(occurredAt: now, producer: producer, event: event)
+    }
+
+    private mutating func withdrawOffer(_ chat: RoutedChat, reason: ChatOfferWithdrawn.Reason, cause: Envelope?, producer: String, now: Date) -> [RouterAction] {
+        guard let agent = chat.offeredTo else { return [] }
+        var waiting = chat
+        waiting.status = .queued
+        waiting.offeredTo = nil
+        waiting.offerExpiresAt = nil
+        waiting.passedBy.insert(agent.id)
+        openChats[chat.id] = waiting
+        let event = ChatOfferWithdrawn(chatId: chat.id, departmentId: chat.departmentId, agent: agent, reason: reason)
+        return [.saveChat(waiting), .publish(WireRecord(topic: .chatConversations, key: chat.id,
+                                                         envelope: envelope(.chatOfferWithdrawn(event), cause: cause, producer: producer, now: now)))]
+    }
+
+    private mutating func assignWaitingChats(cause: Envelope?, producer: String, now: Date) -> [RouterAction] {
         var actions: [RouterAction] = []
         let waiting = openChats.values.filter { $0.status == .queued }.sorted { ($0.queuedAt, $0.id) < ($1.queuedAt, $1.id) }
         for var chat in waiting {
@@ -140,17 +179,27 @@ public struct RouterState: Sendable {
                 .filter { $0.takingChats && $0.departmentIds.contains(chat.departmentId) }
                 .map { (agent: $0, load: load(of: $0.id)) }
                 .sorted { ($0.load, $0.agent.id) < ($1.load, $1.agent.id) }
-            guard let chosen = candidates.first(where: { $0.load < policy.maxChatsPerAgent }) else { continue }
+            let withRoom = candidates.filter { $0.load < policy.maxChatsPerAgent }
+            // Someone who let this chat pass gets it again only if nobody else can.
+            guard let chosen = withRoom.first(where: { !chat.passedBy.contains($0.agent.id) }) ?? withRoom.first else { continue }
             let agent = Participant(role: .agent, id: chosen.agent.id, displayName: chosen.agent.displayName)
-            chat.status = .assigned
-            chat.agent = agent
-            chat.activeSince = now
-            openChats[chat.id] = chat
             let decision = ChatAssigned.Decision(rule: "least_loaded", maxChatsPerAgent: policy.maxChatsPerAgent,
                                                  candidates: candidates.map { .init(agentId: $0.agent.id, activeChats: $0.load) })
-            let event = ChatAssigned(chatId: chat.id, departmentId: chat.departmentId, agent: agent, reason: .automatic, decision: decision)
+            let event: WireEvent
+            if policy.offerTimeoutSeconds > 0 {
+                chat.status = .offered
+                chat.offeredTo = agent
+                chat.offerExpiresAt = now.addingTimeInterval(TimeInterval(policy.offerTimeoutSeconds))
+                event = .chatOffered(ChatOffered(chatId: chat.id, departmentId: chat.departmentId, agent: agent, expiresAt: chat.offerExpiresAt!, decision: decision))
+            } else {
+                chat.status = .assigned
+                chat.agent = agent
+                chat.activeSince = now
+                event = .chatAssigned(ChatAssigned(chatId: chat.id, departmentId: chat.departmentId, agent: agent, reason: .automatic, decision: decision))
+            }
+            openChats[chat.id] = chat
             actions += [.saveChat(chat), .publish(WireRecord(topic: .chatConversations, key: chat.id,
-                                                              envelope: .caused(by: cause, producer: producer, event: .chatAssigned(event), at: now)))]
+                                                              envelope: envelope(event, cause: cause, producer: producer, now: now)))]
         }
         return actions
     }
@@ -182,6 +231,12 @@ public struct RouterState: Sendable {
                                      takingChats: presence.status == .online && presence.available)
             var actions: [RouterAction] = agents[agent.id] == agent ? [] : [.saveAgent(agent)]
             agents[agent.id] = agent
+            if !agent.takingChats {
+                // Offers to an agent who stopped taking chats go to someone else.
+                for chat in openChats.values.filter({ $0.status == .offered && $0.offeredTo?.id == agent.id }).sorted(by: { $0.id < $1.id }) {
+                    actions += withdrawOffer(chat, reason: .agentOffline, cause: envelope, producer: producer, now: now)
+                }
+            }
             guard presence.status == .offline else { return actions }
             // Connection lost past the grace period (or logged out): the agent's chats go
             // back to their queues, in their original order.
@@ -219,15 +274,21 @@ public struct RouterState: Sendable {
             guard var chat = openChats[request.chatId], chat.departmentId == request.departmentId else {
                 return rejectMissing(request.chatId)
             }
-            guard chat.status == .queued else {
-                let owner = chat.agent?.id == request.agent.id ? "you" : chat.agent?.displayName ?? "another agent"
-                return reject(chat.id, .alreadyTaken, "This chat was already taken by \(owner).")
+            let acceptsOffer = chat.status == .offered && chat.offeredTo?.id == request.agent.id
+            guard chat.status == .queued || acceptsOffer else {
+                let holder = chat.agent ?? chat.offeredTo
+                let owner = holder?.id == request.agent.id ? "you" : holder?.displayName ?? "another agent"
+                let verb = chat.status == .offered ? "offered to" : "taken by"
+                return reject(chat.id, .alreadyTaken, "This chat was already \(verb) \(owner).")
             }
             chat.status = .assigned
             chat.agent = request.agent
+            chat.offeredTo = nil
+            chat.offerExpiresAt = nil
             chat.activeSince = now
             openChats[chat.id] = chat
-            return [.saveChat(chat), publish(chat.id, .chatAssigned(ChatAssigned(chatId: chat.id, departmentId: chat.departmentId, agent: request.agent, reason: .manualPick)))]
+            return [.saveChat(chat), publish(chat.id, .chatAssigned(ChatAssigned(chatId: chat.id, departmentId: chat.departmentId, agent: request.agent,
+                                                                                  reason: acceptsOffer ? .offerAccepted : .manualPick)))]
 
         case .chatCloseRequested(let request):
             guard var chat = openChats[request.chatId], chat.departmentId == request.departmentId else {
@@ -248,6 +309,12 @@ public struct RouterState: Sendable {
         case .chatOwnerActionRequested(let request):
             guard var chat = openChats[request.chatId], chat.departmentId == request.departmentId else {
                 return rejectMissing(request.chatId)
+            }
+            if request.action == .decline {
+                guard chat.status == .offered, chat.offeredTo?.id == request.agent.id else {
+                    return reject(chat.id, .invalidTransition, "This chat is not offered to you.")
+                }
+                return withdrawOffer(chat, reason: .declined, cause: envelope, producer: producer, now: now)
             }
             guard chat.agent?.id == request.agent.id, chat.status == .assigned || chat.status == .parked else {
                 return reject(chat.id, .notOwner, "Only the agent handling this chat can do that.")
