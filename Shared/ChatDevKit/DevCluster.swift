@@ -34,6 +34,7 @@ public final class DevCluster: Sendable {
     /// Each service's ops port (/healthz, /readyz, /metrics); the gateway's is its API port.
     public let opsPorts: [Component: Int]
     private let processes = Mutex<[Component: Process]>([:])
+    private let replicas = Mutex<[Process]>([])
     private let bootstrapAddress = Mutex<String?>(nil)
 
     public init(options: Options) {
@@ -53,22 +54,29 @@ public final class DevCluster: Sendable {
         return URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
     }
 
-    /// A TCP port that was free a moment ago on loopback.
+    /// Ports this process handed out, never handed out twice.
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    /// A loopback TCP port that is free now, below Linux's ephemeral range (32768+) so
+    /// outgoing connections (Kafka clients, HTTP) cannot take it before the service binds.
     public static func freePort() -> Int {
+        while true {
+            let port = Int.random(in: 20_000..<32_000)
+            guard handedOut.withLock({ $0.insert(port).inserted }) else { continue }
+            if canBind(port) { return port }
+        }
+    }
+
+    private static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        _ = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Starts the broker, then presence, router, archiver and gateway, and waits until the
@@ -109,13 +117,33 @@ public final class DevCluster: Sendable {
         try launch(component, arguments: [], environment: environment)
     }
 
+    /// Starts another gateway instance (its own id, store and port) on the same broker, as
+    /// a second replica behind a load balancer would run. Stopped by `stopAll`.
+    public func startAnotherGateway(instance: Int, port: Int) throws -> String {
+        guard let bootstrap else { throw ClientError("start the broker first") }
+        let name = "gateway-\(instance)"
+        var environment = options.environment
+        environment["CHAT_KAFKA_BOOTSTRAP"] = bootstrap
+        environment["CHAT_DATA_DIR"] = options.dataDirectory.appendingPathComponent(name).path
+        environment["CHAT_INSTANCE_ID"] = name
+        environment["GATEWAY_PORT"] = String(port)
+        let process = try spawn(Component.gateway.rawValue, logName: name, arguments: [], environment: environment)
+        replicas.withLock { $0.append(process) }
+        return "http://127.0.0.1:\(port)"
+    }
+
     private func launch(_ component: Component, arguments: [String], environment: [String: String]) throws {
-        let executable = options.binDirectory.appendingPathComponent(component.rawValue)
+        let process = try spawn(component.rawValue, logName: component.rawValue, arguments: arguments, environment: environment)
+        processes.withLock { $0[component] = process }
+    }
+
+    private func spawn(_ executableName: String, logName: String, arguments: [String], environment: [String: String]) throws -> Process {
+        let executable = options.binDirectory.appendingPathComponent(executableName)
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw ClientError("\(executable.path) is missing: build first (swift build)")
         }
         try FileManager.default.createDirectory(at: logsDirectory, withIntermediateDirectories: true)
-        let log = logFile(component)
+        let log = logsDirectory.appendingPathComponent("\(logName).log")
         if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
@@ -126,7 +154,7 @@ public final class DevCluster: Sendable {
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
-        processes.withLock { $0[component] = process }
+        return process
     }
 
     public func logFile(_ component: Component) -> URL {
@@ -167,6 +195,10 @@ public final class DevCluster: Sendable {
 
     /// Stops the services in reverse start order, then the broker.
     public func stopAll() async {
+        for process in replicas.withLock({ processes in defer { processes.removeAll() }; return processes }) where process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
         for component in [Component.gateway, .archiver, .router, .presence, .broker] {
             await stop(component)
         }

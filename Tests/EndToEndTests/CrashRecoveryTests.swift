@@ -172,6 +172,7 @@ struct GatewayRestartTests {
             let visitorAgain = try await client.socket(token: visitor.token, resume: [chatId: seen.last?["seq"]?.int ?? 0])
             _ = try await visitorAgain.next(type: "hello")
             await agentAgain.send(["type": "message.send", "chatId": chatId, "clientMessageId": "a-2", "text": "zwei"])
+            _ = try await agentAgain.next { $0["type"]?.string == "message.accepted" && $0["clientMessageId"]?.string == "a-2" }
             await visitorAgain.send(["type": "message.send", "chatId": chatId, "clientMessageId": "v-1", "text": "drei"])
             let atVisitor = try await visitorAgain.messages(2, of: chatId, timeout: .seconds(20))
             #expect(atVisitor.map { $0["text"]?.string } == ["zwei", "drei"])

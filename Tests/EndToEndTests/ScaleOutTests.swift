@@ -1,0 +1,41 @@
+import ChatDevKit
+import Foundation
+import Testing
+
+/// Two gateway instances behind one address space: the visitor talks to one, the agent to
+/// the other, and the conversation flows as with one.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct ScaleOutTests {
+    @Test func twoGatewaysServeOneConversation() async throws {
+        let secret = String(repeating: "k", count: 40)
+        try await RunningSystem.with(environment: ["GATEWAY_TOKEN_SECRET": secret]) { system in
+            let second = ChatClient(baseURL: try system.cluster.startAnotherGateway(instance: 2, port: DevCluster.freePort()))
+            try await eventually("the second gateway knows the departments") {
+                (try? await second.request("GET", "/api/v1/departments"))?.body["departments"]?.array.isEmpty == false
+            }
+            // The agent uses the first gateway, the visitor the second; tokens work on both.
+            let agent = try await system.connectAgent("alice")
+            let visitor = try await second.visitor(named: "Zweites Tor")
+            let chatId = try await RunningSystem(cluster: system.cluster, client: second).startChat(visitorToken: visitor.token)
+            let take = try await system.client.request("POST", "/api/v1/chats/\(chatId)/take", token: agent.token)
+            #expect(take.status == 200, "\(take.text)")
+            let visitorSocket = try await second.socket(token: visitor.token)
+            _ = try await visitorSocket.next(type: "hello")
+            for index in 1...5 {
+                await visitorSocket.send(["type": "message.send", "chatId": chatId, "clientMessageId": "v\(index)", "text": "frage \(index)"])
+                await agent.socket.send(["type": "message.send", "chatId": chatId, "clientMessageId": "a\(index)", "text": "antwort \(index)"])
+            }
+            let atAgent = try await agent.socket.messages(10, of: chatId)
+            let atVisitor = try await visitorSocket.messages(10, of: chatId)
+            #expect(atAgent.map { $0["messageId"]?.string } == atVisitor.map { $0["messageId"]?.string }, "both gateways number the messages alike")
+            #expect(atAgent.map { $0["seq"]?.int } == Array(1...10))
+            #expect(Set(atAgent.compactMap { $0["text"]?.string }).count == 10)
+            // A request on one gateway, the answer read from the other.
+            let closed = try await second.request("POST", "/api/v1/chats/\(chatId)/close", token: visitor.token)
+            #expect(closed.status == 200)
+            try await eventually("the first gateway sees the chat closed") {
+                try await system.client.request("GET", "/api/v1/chats/\(chatId)", token: agent.token).body["chat"]?["status"]?.string == "closed"
+            }
+        }
+    }
+}
