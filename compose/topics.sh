@@ -53,7 +53,7 @@ topic chat.conversations 12 delete
 topic presence.commands 6 delete
 topic presence.agents 6 compact
 topic presence.departments 3 compact
-topic archive.queries 3 delete
+topic archive.queries 12 delete
 topic gateway.replies 3 delete
 
 echo "topics: all present"

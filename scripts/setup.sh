@@ -8,7 +8,8 @@ if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
 fi
 command -v swift >/dev/null 2>&1 || { echo "setup: no Swift toolchain on PATH (expected Swift 6.1 or newer)" >&2; exit 1; }
 
-apt_packages=(librdkafka-dev libsqlite3-dev pkg-config python3-pip)
+# Chromium and its driver run the widget's browser tests (headless).
+apt_packages=(librdkafka-dev libsqlite3-dev pkg-config python3-pip chromium chromium-driver fonts-dejavu-core)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -20,8 +21,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python tools the tests use: the OpenAPI validator, a real Prometheus text parser, YAML.
-python_modules=(openapi_spec_validator:openapi-spec-validator prometheus_client:prometheus-client yaml:pyyaml)
+# Python tools the tests use: the OpenAPI validator, a real Prometheus text parser, YAML,
+# and Selenium, pytest and a WebSocket client for the browser tests.
+python_modules=(openapi_spec_validator:openapi-spec-validator prometheus_client:prometheus-client yaml:pyyaml
+  selenium:selenium pytest:pytest websockets:websockets)
 missing_python=()
 for entry in "${python_modules[@]}"; do
   python3 -c "import ${entry%%:*}" >/dev/null 2>&1 || missing_python+=("${entry#*:}")

@@ -6,6 +6,11 @@ import Foundation
 /// under one data folder, until Ctrl-C.
 @main
 struct ChatDev: AsyncParsableCommand {
+    /// Writes a line at once, so a pipe or log file sees it while we run.
+    static func say(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "chat-dev",
         abstract: "Run the embedded broker and gateway, router, presence and archiver on this machine.")
@@ -33,15 +38,15 @@ struct ChatDev: AsyncParsableCommand {
             source.resume()
             sources.append(source)
         }
-        print("starting the embedded broker and the four services (data and logs in \(dataDirectory.path))")
+        Self.say("starting the embedded broker and the four services (data and logs in \(dataDirectory.path))")
         do {
             try await cluster.startAll()
         } catch {
-            print("start failed: \(error)")
+            Self.say("start failed: \(error)")
             await cluster.stopAll()
             throw ExitCode.failure
         }
-        print("""
+        Self.say("""
 
         Live chat is running.
           gateway (HTTP + WebSocket): \(cluster.gatewayURL)
@@ -55,7 +60,7 @@ struct ChatDev: AsyncParsableCommand {
             while !Task.isCancelled {
                 for component in DevCluster.Component.allCases {
                     if let status = cluster.exitStatus(component) {
-                        print("\(component.rawValue) exited with status \(status); see \(cluster.logFile(component).path)")
+                        Self.say("\(component.rawValue) exited with status \(status); see \(cluster.logFile(component).path)")
                         stop.continuation.yield(0)
                         return
                     }
@@ -66,9 +71,9 @@ struct ChatDev: AsyncParsableCommand {
         var iterator = stop.stream.makeAsyncIterator()
         _ = await iterator.next()
         watcher.cancel()
-        print("stopping...")
+        Self.say("stopping...")
         await cluster.stopAll()
-        print("stopped")
+        Self.say("stopped")
         withExtendedLifetime(sources) {}
     }
 }

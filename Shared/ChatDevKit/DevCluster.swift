@@ -120,16 +120,22 @@ public final class DevCluster: Sendable {
     /// Starts another gateway instance (its own id, store and port) on the same broker, as
     /// a second replica behind a load balancer would run. Stopped by `stopAll`.
     public func startAnotherGateway(instance: Int, port: Int) throws -> String {
+        try startReplica(.gateway, instance: instance, environment: ["GATEWAY_PORT": String(port)])
+        return "http://127.0.0.1:\(port)"
+    }
+
+    /// Starts another instance of a service (its own id, store and ops port) that joins the
+    /// same consumer groups. Stopped by `stopAll`.
+    public func startReplica(_ component: Component, instance: Int, environment extra: [String: String] = [:]) throws {
         guard let bootstrap else { throw ClientError("start the broker first") }
-        let name = "gateway-\(instance)"
-        var environment = options.environment
+        let name = "\(component.rawValue)-\(instance)"
+        var environment = options.environment.merging(extra) { $1 }
         environment["CHAT_KAFKA_BOOTSTRAP"] = bootstrap
         environment["CHAT_DATA_DIR"] = options.dataDirectory.appendingPathComponent(name).path
         environment["CHAT_INSTANCE_ID"] = name
-        environment["GATEWAY_PORT"] = String(port)
-        let process = try spawn(Component.gateway.rawValue, logName: name, arguments: [], environment: environment)
+        environment["CHAT_OPS_PORT"] = String(DevCluster.freePort())
+        let process = try spawn(component.rawValue, logName: name, arguments: [], environment: environment)
         replicas.withLock { $0.append(process) }
-        return "http://127.0.0.1:\(port)"
     }
 
     private func launch(_ component: Component, arguments: [String], environment: [String: String]) throws {

@@ -84,6 +84,10 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
         // its memory) restarts from the beginning of what is there.
         properties["auto.offset.reset"] = "earliest"
         properties["enable.partition.eof"] = "false"
+        // Range assignment gives one member the same partition numbers of topics with equal
+        // partition counts: co-partitioned topics (a chat's conversation and its archive
+        // queries) are read by the same instance.
+        properties["partition.assignment.strategy"] = "range"
         return properties.merging(client.overrides) { _, override in override }
     }
 }

@@ -13,7 +13,9 @@ public enum Topic: String, CaseIterable, Sendable {
     case presenceAgents = "presence.agents"
     /// Whether each department is open (compacted in production). Key: department id.
     case presenceDepartments = "presence.departments"
-    /// Questions to the archiver (transcripts). Key: chat id.
+    /// Questions to the archiver (transcripts). Key: chat id, with as many partitions as
+    /// `chat.conversations`: a chat's questions land on the same partition number as its
+    /// conversation, and the range assignor gives both to the same archiver instance.
     case archiveQueries = "archive.queries"
     /// Answers addressed to one gateway instance. Key: gateway instance id.
     case gatewayReplies = "gateway.replies"
@@ -23,9 +25,9 @@ public enum Topic: String, CaseIterable, Sendable {
     /// Partition counts used by the dev broker and the compose topic setup.
     public var partitions: Int {
         switch self {
-        case .chatCommands, .chatConversations: 12
+        case .chatCommands, .chatConversations, .archiveQueries: 12
         case .presenceCommands, .presenceAgents: 6
-        case .presenceDepartments, .archiveQueries, .gatewayReplies: 3
+        case .presenceDepartments, .gatewayReplies: 3
         }
     }
 

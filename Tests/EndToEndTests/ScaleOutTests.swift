@@ -39,3 +39,36 @@ struct ScaleOutTests {
         }
     }
 }
+
+/// Two archivers split the conversations; every transcript is still found, because a chat's
+/// questions are co-partitioned with its conversation.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct ArchiverScaleOutTests {
+    @Test func twoArchiversAnswerForEveryChat() async throws {
+        try await RunningSystem.with { system in
+            try system.cluster.startReplica(.archiver, instance: 2)
+            let client = system.client
+            let agent = try await system.connectAgent("alice")
+            var chats: [(id: String, token: String)] = []
+            for index in 0..<8 {
+                let visitor = try await client.visitor(named: "Besucher \(index)")
+                let chatId = try await system.startChat(visitorToken: visitor.token)
+                #expect(try await client.request("POST", "/api/v1/chats/\(chatId)/messages", token: visitor.token,
+                                                 json: ["clientMessageId": "m", "text": "Nachricht \(index)"]).status == 202)
+                chats.append((chatId, visitor.token))
+            }
+            // Give the second archiver time to join the group and take its share.
+            try await Task.sleep(for: .seconds(4))
+            for chat in chats {
+                let transcript = try await eventuallyValue(timeout: .seconds(30), "transcript of \(chat.id)") { () -> JSON? in
+                    let reply = try await client.request("GET", "/api/v1/chats/\(chat.id)/transcript", token: chat.token)
+                    return reply.status == 200 && reply.body["transcript"]?["messages"]?.array.count == 1 ? reply.body["transcript"] : nil
+                }
+                #expect(transcript["chatId"]?.string == chat.id)
+            }
+            _ = agent
+            let archiverLogs = system.log(.archiver) + ((try? String(contentsOf: system.cluster.logsDirectory.appendingPathComponent("archiver-2.log"), encoding: .utf8)) ?? "")
+            #expect(archiverLogs.contains("partitions assigned"))
+        }
+    }
+}

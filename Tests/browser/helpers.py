@@ -264,7 +264,8 @@ class HostSite:
         self.folder.mkdir(parents=True)
         (self.folder / "index.html").write_text(
             '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Host shop</title></head>\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
+            '<title>Host shop</title></head>\n'
             '<body><h1>Host shop</h1><p>A page on another origin that embeds the chat.</p>\n'
             f'<script src="{widget_origin}/widget.js" data-department="{DEPARTMENT}" async></script>\n'
             '</body></html>\n', encoding="utf-8")

@@ -78,7 +78,7 @@ def test_conversation_both_ways_with_html_shown_as_text(gateway, widget, agent):
 
     ActionChains(widget.driver).send_keys("Grete Müller", Keys.ENTER).perform()
     widget.wait_visible("#lc-text")
-    widget.wait_status(r"Waiting in the queue")
+    widget.wait_status(r"^You are number \d+ in the queue( \(about \d+ min\))?\.$")
     assert widget.active() == "#lc-text"
     chat_id = agent.queued_chat("Grete Müller")
     assert widget.chat_state()["chatId"] == chat_id
@@ -90,7 +90,8 @@ def test_conversation_both_ways_with_html_shown_as_text(gateway, widget, agent):
     widget.screenshot("04-waiting")
 
     agent.take(chat_id)
-    widget.wait_status(r"^Alice Adams joined the chat$")
+    widget.wait_status(r"^You are chatting with Alice Adams$")
+    eventually(lambda: "Alice Adams has joined the chat." in widget.system_lines(), 5, "the joined line")
     agent.wait_frame(lambda f: f["type"] == "message" and f["message"]["text"] == "Hallo! \U0001F44B",
                      what="the visitor's first message at the agent")
 
@@ -150,7 +151,7 @@ def test_reload_and_dropped_socket_resume_the_same_chat(gateway, widget, agent, 
     widget.start_chat("Rita")
     chat_id = agent.queued_chat("Rita")
     agent.take(chat_id)
-    widget.wait_status(r"Alice Adams joined")
+    widget.wait_status(r"You are chatting with Alice Adams")
     widget.type_message("one")
     widget.wait_messages(["one"])
     agent.say(chat_id, "two")
@@ -165,7 +166,7 @@ def test_reload_and_dropped_socket_resume_the_same_chat(gateway, widget, agent, 
     shown = widget.wait_messages(["one", "two", "three"])
     assert [m["seq"] for m in shown] == [1, 2, 3]
     assert widget.chat_state()["chatId"] == chat_id
-    widget.wait_status(r"^Alice Adams joined the chat$")
+    widget.wait_status(r"^You are chatting with Alice Adams$")
     time.sleep(0.5)
     assert widget.beeps() == 0, "history already heard makes no sound"
 
@@ -200,7 +201,7 @@ def test_reload_and_dropped_socket_resume_the_same_chat(gateway, widget, agent, 
     assert shown[-1]["state"] == "delivered"
     assert widget.chat_state()["pending"] == []
     eventually(lambda: [m["text"] for m in agent.messages(chat_id)].count("six") == 1, 10, "'six' at the agent")
-    widget.wait_status(r"^Alice Adams joined the chat$")
+    widget.wait_status(r"^You are chatting with Alice Adams$")
     time.sleep(1)
     assert widget.texts() == ["one", "two", "three", "four", "five", "seven", "six"]
     assert [m["text"] for m in agent.messages(chat_id)] == ["one", "two", "three", "four", "five", "seven", "six"]
@@ -215,7 +216,16 @@ def test_end_chat_then_button_follows_pushed_presence(gateway, widget, agent):
     widget.start_chat("Jonas")
     chat_id = agent.queued_chat("Jonas")
     agent.take(chat_id)
-    widget.wait_status(r"Alice Adams joined")
+    widget.wait_status(r"You are chatting with Alice Adams")
+
+    # A8: the agent gives the chat back to the queue and takes it again; the visitor is told.
+    status, body, _ = gateway.request("POST", f"/api/v1/chats/{chat_id}/return", token=agent.token)
+    assert status == 200, body
+    widget.wait_status(r"^Still looking for a free agent\u2026 You are number \d+ in the queue( \(about \d+ min\))?\.$")
+    assert "Your chat is back in the queue; the next free agent will answer." in widget.system_lines()
+    agent.take(chat_id)
+    widget.wait_status(r"^You are chatting with Alice Adams$")
+    assert widget.system_lines().count("Alice Adams has joined the chat.") == 2
 
     widget.click(".end")
     widget.wait_visible(".confirm")
@@ -227,7 +237,7 @@ def test_end_chat_then_button_follows_pushed_presence(gateway, widget, agent):
 
     widget.click(".end")
     widget.click(".yes")
-    widget.wait_status(r"^The chat has ended\.$")
+    widget.wait_status(r"^The chat has ended\. Thank you!$")
     agent.wait_frame(lambda f: f["type"] == "chat.updated" and f["chat"]["chatId"] == chat_id
                      and f["chat"]["status"] == "closed", what="the closed chat at the agent")
     assert not widget.find("#lc-text").is_enabled()

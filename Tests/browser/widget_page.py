@@ -48,7 +48,15 @@ class WidgetPage:
         return self.text(".status")
 
     def wait_status(self, pattern, timeout=15):
-        return eventually(lambda: re.search(pattern, self.status() or ""), timeout, f"status line /{pattern}/")
+        seen = []
+
+        def check():
+            seen.append(self.status() or "")
+            return re.search(pattern, seen[-1])
+        try:
+            return eventually(check, timeout, f"status line /{pattern}/")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; the status line said {seen[-1]!r}") from None
 
     def active(self):
         """The focused element inside the widget (selector-ish description)."""
@@ -59,6 +67,9 @@ class WidgetPage:
             text: m.querySelector('.text').textContent, state: m.dataset.state || null,
             seq: m.dataset.seq ? Number(m.dataset.seq) : null, own: m.classList.contains('own'),
             sender: m.querySelector('.who')?.textContent ?? null}))""")
+
+    def system_lines(self):
+        return self.js("return [...root.querySelectorAll('.sys')].map(e => e.textContent)")
 
     def texts(self):
         return [m["text"] for m in self.messages()]

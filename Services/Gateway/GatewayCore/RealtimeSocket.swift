@@ -24,8 +24,10 @@ struct RealtimeSocket {
         let token = components.queryItems?.first { $0.name == "token" }?.value
         let caller = token.flatMap { signer.verify($0) }
         let resume = Self.resumePoints(components.queryItems?.first { $0.name == "resume" }?.value)
-        // Every Origin value must be allowed (a browser sends one).
-        let origins = request.headerFields[values: .origin].filter { $0 != "null" }
+        // Every Origin value must be allowed (a browser sends one); pages the gateway serves
+        // itself (same origin as the Host it was reached at) always are.
+        let host = request.authority ?? ""
+        let origins = request.headerFields[values: .origin].filter { $0 != "null" && $0 != "http://\(host)" && $0 != "https://\(host)" }
         return .upgrade([:]) { inbound, outbound, _ in
             if !origins.allSatisfy(allowedOrigins.allows) {
                 try await outbound.write(.text(APIJSON.string(ErrorFrame(code: "origin_not_allowed", message: "This site may not use this chat."))))

@@ -114,21 +114,22 @@
     let line = '';
     if (!cs.chatId) line = department && !open ? 'Our team is offline right now.' : '';
     else if (!chat) line = '';
-    else if (chat.status === 'queued') {
-      line = requeued ? 'Back in the queue' : 'Waiting in the queue';
-      if (chat.position) line += `: you are number ${chat.position}`;
-      if (chat.estimatedWaitSeconds) line += `, about ${Math.max(1, Math.round(chat.estimatedWaitSeconds / 60))} min`;
-      line += '\u2026';
-    } else if (chat.status === 'assigned') line = `${agentName()} joined the chat`;
-    else if (chat.status === 'parked') line = `${agentName()} will be right back`;
-    else if (chat.status === 'transferring') line = 'Transferring you to another team\u2026';
-    else line = 'The chat has ended.';
+    else if (chat.status === 'queued' || chat.status === 'offered') {
+      const place = chat.position ? `You are number ${chat.position} in the queue` : '';
+      const wait = chat.estimatedWaitSeconds ? ` (about ${Math.ceil(chat.estimatedWaitSeconds / 60)} min)` : '';
+      if (chat.status === 'offered' || requeued) line = 'Still looking for a free agent\u2026' + (place ? ` ${place}${wait}.` : '');
+      else line = place ? place + wait + '.' : 'Waiting in the queue\u2026';
+    } else if (chat.status === 'assigned') line = `You are chatting with ${agentNames()}`;
+    else if (chat.status === 'parked') line = `${agentName()} will be right back.`;
+    else if (chat.status === 'transferring') line = 'We are passing your chat to another team; please stay with us.';
+    else if (ended) line = 'The chat has ended. Thank you!';
     if (cs.chatId && !live && !ended && (tries || !chat)) line = tries ? 'Connection lost; reconnecting\u2026' : 'Connecting\u2026';
     if (status.textContent !== line) status.textContent = line;
     status.hidden = !line;
   }
 
   const agentName = () => (chat && chat.agent ? chat.agent.displayName : 'An agent');
+  const agentNames = () => [agentName()].concat((chat.invitedAgents || []).map((a) => a.displayName)).join(' and ');
 
   function showPanel(show) {
     cs.open = show;
@@ -286,21 +287,41 @@
     nameIn.focus();
   }
 
-  function setChat(c) {
+  // What to tell the visitor when the chat changes (docs/realtime.md, "Suggested sentences").
+  const sentences = {
+    assigned: () => `${agentName()} has joined the chat.`,
+    returned_to_queue: () => 'Your chat is back in the queue; the next free agent will answer.',
+    agent_offline: () => 'Your agent lost their connection. Your chat is back in the queue; the next free agent will answer.',
+    transferred: (c) => (c.status === 'transferring' ? 'We are passing your chat to another team; please stay with us.' : `${agentName()} has taken over your chat.`),
+    parked: () => `${agentName()} will be right back.`,
+    unparked: () => `${agentName()} is back.`,
+    agent_invited: (c) => `${c.invitedAgents[c.invitedAgents.length - 1].displayName} joined the chat.`,
+    closed: () => 'The chat has ended. Thank you!',
+  };
+  const shape = (c) => [c.status, c.agent && c.agent.id, (c.invitedAgents || []).length].join('|');
+
+  // `change` comes with chat.updated frames; state read after a reconnect has none, so it
+  // is worked out from the difference.
+  function setChat(c, change) {
     const prev = chat;
     chat = c;
-    const was = prev ? prev.status : '', agentId = (x) => x && x.agent && x.agent.id;
-    if (c.status === 'assigned' && agentId(c) !== agentId(prev)) {
-      requeued = false;
-      if (prev) system(`${agentName()} joined the chat.`);
-    } else if (c.status === 'queued' && (was === 'assigned' || was === 'parked' || was === 'transferring')) {
-      requeued = true;
-      system(was === 'transferring' ? 'You were transferred; the next agent will answer.' : 'The chat went back to the queue; the next agent will answer.');
-    } else if (c.status === 'transferring' && prev && was !== 'transferring') {
-      system('You are being transferred to another team.');
-    } else if (c.status === 'closed' && prev && was !== 'closed') {
-      system('The chat has ended.');
+    const was = prev ? prev.status : '', waiting = c.status === 'queued' || c.status === 'offered';
+    if (prev && shape(prev) !== shape(c)) {
+      if (!change) {
+        const sameAgent = !!(prev.agent && c.agent && prev.agent.id === c.agent.id);
+        if (c.status === 'closed') change = 'closed';
+        else if (c.status !== was) {
+          if (c.status === 'transferring' || c.status === 'parked') change = c.status === 'parked' ? 'parked' : 'transferred';
+          else if (c.status === 'assigned') change = was === 'parked' && sameAgent ? 'unparked' : 'assigned';
+          else if (waiting) change = was === 'transferring' ? 'queued' : was === 'assigned' || was === 'parked' ? 'returned_to_queue' : '';
+        } else if (c.agent && !sameAgent) change = 'transferred';
+        else if ((c.invitedAgents || []).length > (prev.invitedAgents || []).length) change = 'agent_invited';
+      }
+      if (change === 'queued' && was === 'transferring') system(`You have been put through to the right team${c.position ? `; you are number ${c.position} in their queue` : ''}.`);
+      else if (sentences[change] && (change !== 'agent_invited' || (c.invitedAgents || []).length)) system(sentences[change](c));
     }
+    if (waiting && (was === 'assigned' || was === 'parked' || was === 'transferring')) requeued = true;
+    if (!waiting) requeued = false;
     if (c.status === 'closed') {
       for (const node of outbox.values()) setState(node, 'failed', 'Not sent: the chat has ended');
       outbox.clear();
@@ -459,7 +480,7 @@
         break;
       }
       case 'chat.updated':
-        if (f.chat.chatId === cs.chatId) setChat(f.chat);
+        if (f.chat.chatId === cs.chatId) setChat(f.chat, f.change);
         else if (f.chat.departmentId === dept && f.chat.status !== 'closed' && !busy && (!cs.chatId || (chat && chat.status === 'closed'))) beginChat(f.chat);
         break;
       case 'message':
