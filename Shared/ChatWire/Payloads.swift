@@ -366,9 +366,12 @@ public struct AgentDisconnected: Codable, Sendable, Equatable {
 public struct AgentAvailabilitySet: Codable, Sendable, Equatable {
     public var agentId: String
     public var available: Bool
-    public init(agentId: String, available: Bool) {
+    /// Busy agents keep their chats and get no new ones (B2). Absent: unchanged.
+    public var busy: Bool?
+    public init(agentId: String, available: Bool, busy: Bool? = nil) {
         self.agentId = agentId
         self.available = available
+        self.busy = busy
     }
 }
 
@@ -391,13 +394,19 @@ public struct AgentPresenceChanged: Codable, Sendable, Equatable {
     public var departmentIds: [String]
     public var status: Status
     public var available: Bool
-    public init(agentId: String, displayName: String, departmentIds: [String], status: Status, available: Bool) {
+    /// Present (true) while the agent is busy; readers treat absent as not busy.
+    public var busy: Bool?
+    public init(agentId: String, displayName: String, departmentIds: [String], status: Status, available: Bool, busy: Bool = false) {
         self.agentId = agentId
         self.displayName = displayName
         self.departmentIds = departmentIds
         self.status = status
         self.available = available
+        self.busy = busy ? true : nil
     }
+
+    /// Online, available and not busy: may get new chats.
+    public var takingChats: Bool { status == .online && available && busy != true }
 }
 
 public struct DepartmentAvailabilityChanged: Codable, Sendable, Equatable {

@@ -159,3 +159,31 @@ struct OfferEndToEndTests {
         }
     }
 }
+
+/// B2: busy keeps current chats and takes no new ones; the button hides when all are busy.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct BusyEndToEndTests {
+    @Test func aBusyAgentKeepsTheirChatButTheDepartmentCloses() async throws {
+        try await RunningSystem.with { system in
+            let client = system.client
+            let bob = try await system.connectAgent("bob")
+            let visitor = try await client.visitor(named: "Vor dem Stress")
+            let chatId = try await system.startChat(visitorToken: visitor.token)
+            #expect(try await client.request("POST", "/api/v1/chats/\(chatId)/take", token: bob.token).status == 200)
+
+            let busy = try await client.request("PUT", "/api/v1/agents/me/availability", token: bob.token, json: ["busy": true])
+            #expect(busy.status == 202)
+            try await system.waitForDepartment("support", open: false)
+            let another = try await client.visitor(named: "Zu spät")
+            let refused = try await client.request("POST", "/api/v1/chats", token: another.token, json: ["departmentId": "support"])
+            #expect(refused.body["error"]?["code"]?.string == "department_closed")
+            // The held chat goes on.
+            let reply = try await client.request("POST", "/api/v1/chats/\(chatId)/messages", token: bob.token, json: ["clientMessageId": "still", "text": "Bin gleich da"])
+            #expect(reply.status == 202)
+            let empty = try await client.request("PUT", "/api/v1/agents/me/availability", token: bob.token, json: [:])
+            #expect(empty.status == 400)
+            await bob.socket.send(["type": "availability.set", "busy": false])
+            try await system.waitForDepartment("support", open: true)
+        }
+    }
+}

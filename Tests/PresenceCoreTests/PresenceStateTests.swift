@@ -96,3 +96,27 @@ import Testing
         #expect(configuration?.agents.map(\.id) == ["alice", "bob"])
     }
 }
+
+@Suite struct BusyTests {
+    @Test func aBusyAgentStaysOnlineButClosesTheDepartmentsTheyAloneKeptOpen() throws {
+        var state = PresenceState(agents: [AgentPresence(id: "bob", displayName: "Bob", departmentIds: ["support"])],
+                                  departments: [DepartmentEntry(id: "support", displayName: "Support")], gracePeriod: 5, producer: "p")
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        _ = try state.handle(Envelope(producer: "g", event: .agentConnected(AgentConnected(agentId: "bob", connectionId: "k", gatewayId: "g"))), now: now).get()
+        #expect(state.isOpen("support"))
+        let busy = try state.handle(Envelope(producer: "g", event: .agentAvailabilitySet(AgentAvailabilitySet(agentId: "bob", available: true, busy: true))), now: now).get()
+        #expect(!state.isOpen("support"))
+        #expect(state.agents["bob"]?.status == .online)
+        let published = busy.compactMap { action -> AgentPresenceChanged? in
+            guard case .publish(let record) = action, case .agentPresenceChanged(let change) = record.envelope.event else { return nil }
+            return change
+        }
+        #expect(published.first?.busy == true)
+        #expect(published.first?.takingChats == false)
+        // Leaving busy out keeps it; clearing it reopens.
+        _ = try state.handle(Envelope(producer: "g", event: .agentAvailabilitySet(AgentAvailabilitySet(agentId: "bob", available: true))), now: now).get()
+        #expect(!state.isOpen("support"))
+        _ = try state.handle(Envelope(producer: "g", event: .agentAvailabilitySet(AgentAvailabilitySet(agentId: "bob", available: true, busy: false))), now: now).get()
+        #expect(state.isOpen("support"))
+    }
+}

@@ -175,12 +175,15 @@ final class ChatOperations: Sendable {
 
     // MARK: Presence
 
-    func setAvailability(_ available: Bool, agent: Caller) async throws {
+    /// Sets availability and/or busy; what is not given stays as the agent has it.
+    func setAvailability(_ available: Bool?, busy: Bool? = nil, agent: Caller) async throws {
         guard agent.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents have an availability.") }
-        guard try await read({ try GatewayStore.agent($0, id: agent.id)?.status }) == "online" else {
+        guard available != nil || busy != nil else { throw APIError.malformed("Give available, busy or both (true or false).") }
+        guard let current = try await read({ try GatewayStore.agent($0, id: agent.id) }), current.status == "online" else {
             throw APIError(.conflict, "agent_offline", "Connect the console first: availability applies to online agents.")
         }
-        try await publish(.presenceCommands, key: agent.id, .agentAvailabilitySet(AgentAvailabilitySet(agentId: agent.id, available: available)))
+        try await publish(.presenceCommands, key: agent.id, .agentAvailabilitySet(
+            AgentAvailabilitySet(agentId: agent.id, available: available ?? current.available, busy: busy)))
     }
 
     func publish(_ topic: Topic, key: String, _ event: WireEvent) async throws {

@@ -62,12 +62,15 @@ struct GatewayHTTP {
         return jsonResponse(Session(token: signer.issue(for: caller), role: "agent", id: caller.id, displayName: caller.displayName), status: .created)
     }
 
-    struct Availability: Decodable { var available: Bool }
+    struct Availability: Decodable {
+        var available: Bool?
+        var busy: Bool?
+    }
 
     @Sendable func setAvailability(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let caller = try authenticate(request)
         let body = try await decode(Availability.self, from: request)
-        try await operations.setAvailability(body.available, agent: caller)
+        try await operations.setAvailability(body.available, busy: body.busy, agent: caller)
         return jsonResponse(["accepted": true], status: .accepted)
     }
 

@@ -85,6 +85,9 @@ enum GatewayStore {
                 table.add(column: "offer_expires_at", .double)
             }
         }),
+        ("gateway-5", { db in
+            try db.alter(table: "agents") { $0.add(column: "busy", .boolean).notNull().defaults(to: false) }
+        }),
     ]
 
     // MARK: Applying events
@@ -187,11 +190,11 @@ enum GatewayStore {
             let departments = String(decoding: try JSONEncoder().encode(agent.departmentIds), as: UTF8.self)
             try db.execute(
                 sql: """
-                INSERT INTO agents (id, display_name, department_ids, status, available) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO agents (id, display_name, department_ids, status, available, busy) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, department_ids = excluded.department_ids,
-                    status = excluded.status, available = excluded.available
+                    status = excluded.status, available = excluded.available, busy = excluded.busy
                 """,
-                arguments: [agent.agentId, agent.displayName, departments, agent.status.rawValue, agent.available])
+                arguments: [agent.agentId, agent.displayName, departments, agent.status.rawValue, agent.available, agent.busy ?? false])
             overviewDepartments.formUnion(agent.departmentIds)
         case .departmentAvailabilityChanged(let change):
             try db.execute(
@@ -295,7 +298,7 @@ enum GatewayStore {
                 (SELECT COUNT(*) FROM chats c WHERE c.department_id = d.id AND c.status IN ('assigned', 'parked')) AS ongoing,
                 (SELECT COUNT(*) FROM agents a WHERE a.status = 'online'
                     AND EXISTS (SELECT 1 FROM json_each(a.department_ids) WHERE value = d.id)) AS online,
-                (SELECT COUNT(*) FROM agents a WHERE a.status = 'online' AND a.available
+                (SELECT COUNT(*) FROM agents a WHERE a.status = 'online' AND a.available AND NOT a.busy
                     AND EXISTS (SELECT 1 FROM json_each(a.department_ids) WHERE value = d.id)) AS available
             FROM departments d \(filter) ORDER BY d.id
             """, arguments: StatementArguments(departments ?? [])).map { row in
@@ -330,7 +333,7 @@ enum GatewayStore {
         try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [id]).map { row in
             AgentView(agentId: row["id"], displayName: row["display_name"],
                       departmentIds: (try? JSONDecoder().decode([String].self, from: Data((row["department_ids"] as String).utf8))) ?? [],
-                      status: row["status"], available: row["available"])
+                      status: row["status"], available: row["available"], busy: row["busy"])
         }
     }
 

@@ -81,6 +81,7 @@ public struct AgentView: Codable, Sendable, Equatable {
     public var departmentIds: [String]
     public var status: String
     public var available: Bool
+    public var busy: Bool
 }
 
 /// JSON coding for the public API, matching the wire's time format.

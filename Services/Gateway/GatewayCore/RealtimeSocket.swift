@@ -179,6 +179,7 @@ struct RealtimeSocket {
         var clientMessageId: String?
         var text: String?
         var available: Bool?
+        var busy: Bool?
     }
 
     private func handle(_ message: WebSocketMessage, from caller: Caller, reply: AsyncStream<SocketPush>.Continuation) async {
@@ -205,8 +206,7 @@ struct RealtimeSocket {
                 let accepted = try await operations.post(chatId: chatId, clientMessageId: clientMessageId, text: text, sender: caller)
                 send(AcceptedFrame(chatId: accepted.chatId, clientMessageId: accepted.messageId))
             case "availability.set":
-                guard let available = frame.available else { throw APIError.malformed("availability.set needs available (true or false).") }
-                try await operations.setAvailability(available, agent: caller)
+                try await operations.setAvailability(frame.available, busy: frame.busy, agent: caller)
             default:
                 throw APIError(.badRequest, "unknown_type", "Unknown frame type '\(frame.type)'.")
             }

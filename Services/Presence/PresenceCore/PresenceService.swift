@@ -70,6 +70,9 @@ enum PresenceStore {
                 table.column("offline_at", .double)
             }
         }),
+        ("presence-2", { db in
+            try db.alter(table: "agents") { $0.add(column: "busy", .boolean).notNull().defaults(to: false) }
+        }),
     ]
 
     /// The directory from configuration, with each agent's live state from the store.
@@ -79,6 +82,7 @@ enum PresenceStore {
             if let row = try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [entry.id]) {
                 agent.status = AgentPresenceChanged.Status(rawValue: row["status"]) ?? .offline
                 agent.available = row["available"]
+                agent.busy = row["busy"]
                 agent.connections = (try? JSONDecoder().decode([String: String].self, from: Data((row["connections"] as String).utf8))) ?? [:]
                 agent.offlineAt = (row["offline_at"] as Double?).map(Date.init(timeIntervalSince1970:))
             }
@@ -92,11 +96,11 @@ enum PresenceStore {
             let connections = String(decoding: try JSONEncoder().encode(agent.connections), as: UTF8.self)
             try db.execute(
                 sql: """
-                INSERT INTO agents (id, status, available, connections, offline_at) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO agents (id, status, available, connections, offline_at, busy) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, available = excluded.available,
-                    connections = excluded.connections, offline_at = excluded.offline_at
+                    connections = excluded.connections, offline_at = excluded.offline_at, busy = excluded.busy
                 """,
-                arguments: [agent.id, agent.status.rawValue, agent.available, connections, agent.offlineAt?.timeIntervalSince1970])
+                arguments: [agent.id, agent.status.rawValue, agent.available, connections, agent.offlineAt?.timeIntervalSince1970, agent.busy])
         case .publish(let record):
             try record.appendToOutbox(db)
         }

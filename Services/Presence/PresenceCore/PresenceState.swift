@@ -10,6 +10,7 @@ public struct AgentPresence: Sendable, Equatable {
     public var connections: [String: String] = [:]
     public var status: AgentPresenceChanged.Status = .offline
     public var available = false
+    public var busy = false
     /// When the last connection closed: the agent goes offline at this time unless one
     /// comes back first.
     public var offlineAt: Date?
@@ -20,7 +21,7 @@ public struct AgentPresence: Sendable, Equatable {
         self.departmentIds = departmentIds
     }
 
-    var isTakingChats: Bool { status == .online && available }
+    var isTakingChats: Bool { status == .online && available && !busy }
 }
 
 public struct DepartmentEntry: Sendable, Equatable {
@@ -83,7 +84,10 @@ public struct PresenceState: Sendable {
             guard agents[change.agentId]?.status == .online else {
                 return .failure(PresenceRefusal(reason: "agent \(change.agentId) is not online"))
             }
-            return update(change.agentId, cause: envelope, now: now) { $0.available = change.available }
+            return update(change.agentId, cause: envelope, now: now) { agent in
+                agent.available = change.available
+                if let busy = change.busy { agent.busy = busy }
+            }
         case .gatewayStarted(let started):
             // That gateway's earlier connections are gone; each agent left without one
             // gets the grace period to reconnect.
@@ -109,6 +113,7 @@ public struct PresenceState: Sendable {
                 agent.offlineAt = nil
                 agent.status = .offline
                 agent.available = false
+                agent.busy = false
             }) { actions += more }
         }
         return actions
@@ -127,7 +132,7 @@ public struct PresenceState: Sendable {
         guard agent != before else { return .success([]) }
         agents[agentId] = agent
         var actions: [PresenceAction] = [.saveAgent(agent)]
-        if agent.status != before.status || agent.available != before.available {
+        if agent.status != before.status || agent.available != before.available || agent.busy != before.busy {
             actions.append(publishAgent(agent, cause: cause, now: now))
         }
         if before.isTakingChats != agent.isTakingChats {
@@ -145,7 +150,7 @@ public struct PresenceState: Sendable {
 
     private func publishAgent(_ agent: AgentPresence, cause: Envelope?, now: Date) -> PresenceAction {
         let event = AgentPresenceChanged(agentId: agent.id, displayName: agent.displayName, departmentIds: agent.departmentIds,
-                                         status: agent.status, available: agent.available)
+                                         status: agent.status, available: agent.available, busy: agent.busy)
         return .publish(WireRecord(topic: .presenceAgents, key: agent.id, envelope: envelope(.agentPresenceChanged(event), cause: cause, now: now)))
     }
 

@@ -228,7 +228,7 @@ public struct RouterState: Sendable {
 
         case .agentPresenceChanged(let presence):
             let agent = RoutingAgent(id: presence.agentId, displayName: presence.displayName, departmentIds: presence.departmentIds,
-                                     takingChats: presence.status == .online && presence.available)
+                                     takingChats: presence.takingChats)
             var actions: [RouterAction] = agents[agent.id] == agent ? [] : [.saveAgent(agent)]
             agents[agent.id] = agent
             if !agent.takingChats {
