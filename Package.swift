@@ -127,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "ChatBench",
             dependencies: [
-                "ChatDevKit", "ChatKafka", "ChatWire",
+                "ChatDevKit", "ChatKafka", "ChatWire", "RouterCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/ChatBench",

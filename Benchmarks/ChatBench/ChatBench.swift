@@ -2,7 +2,9 @@ import ArgumentParser
 import ChatDevKit
 import ChatKafka
 import Foundation
+import ChatWire
 import Logging
+import RouterCore
 
 /// Measures visitor→agent message latency through the running system (HTTP, WebSocket,
 /// gateway, Kafka, gateway view, WebSocket push) at a fixed rate, next to the bare broker
@@ -28,6 +30,17 @@ struct ChatBench: AsyncParsableCommand {
     @Option(help: "Producer linger.ms for the services and the floor producer.")
     var lingerMs: Int = 2
 
+    enum Scenario: String, ExpressibleByArgument, CaseIterable {
+        /// Visitor → agent message latency next to the broker floor.
+        case messages
+        /// Routing decisions per second (router state machine, in process) and chat request →
+        /// automatic assignment latency through the running system.
+        case routing
+    }
+
+    @Option(help: "What to measure: messages or routing.")
+    var scenario: Scenario = .messages
+
     static let floorTopic = "bench.floor"
 
     func validate() throws {
@@ -37,6 +50,7 @@ struct ChatBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if scenario == .routing { return try await runRouting() }
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("livechat-bench-\(UUID().uuidString.prefix(8))")
         let cluster = DevCluster(options: .init(
             binDirectory: DevCluster.defaultBinDirectory(), dataDirectory: data, gatewayPort: DevCluster.freePort(),
@@ -53,6 +67,99 @@ struct ChatBench: AsyncParsableCommand {
             await cluster.stopAll()
             throw error
         }
+    }
+
+    // MARK: Routing
+
+    func runRouting() async throws {
+        let decisions = measureDecisions()
+        print(String(format: "router state machine: %.0f decisions/s (one instance, in process, %d chats through start → automatic assignment → close)",
+                     decisions.perSecond, decisions.chats))
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("livechat-bench-\(UUID().uuidString.prefix(8))")
+        let cluster = DevCluster(options: .init(
+            binDirectory: DevCluster.defaultBinDirectory(), dataDirectory: data, gatewayPort: DevCluster.freePort(),
+            environment: ["CHAT_LOG_LEVEL": "warning", "CHAT_KAFKA_FETCH_WAIT_MS": String(fetchWaitMs), "CHAT_KAFKA_LINGER_MS": String(lingerMs),
+                          "ROUTER_ASSIGNMENT": "automatic", "ROUTER_MAX_CHATS_PER_AGENT": "100"]))
+        try await cluster.startAll()
+        defer { try? FileManager.default.removeItem(at: data) }
+        do {
+            let latencies = try await measureAssignment(client: ChatClient(baseURL: cluster.gatewayURL))
+            await cluster.stopAll()
+            let sorted = latencies.sorted()
+            func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)] }
+            print(String(format: "request → assignment: p50 %.2f ms, p99 %.2f ms (%d chats at %d/s; POST /chats until the agent's socket shows the assignment)",
+                         percentile(0.5), percentile(0.99), latencies.count, rate))
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+    }
+
+    /// Pure decision throughput: 20 agents in 4 departments, chats started, auto-assigned
+    /// and closed in a loop.
+    func measureDecisions() -> (perSecond: Double, chats: Int) {
+        var state = RouterState(openDepartments: ["d0", "d1", "d2", "d3"], policy: RoutingPolicy(assignment: .automatic, maxChatsPerAgent: 5))
+        let now = Date()
+        for index in 0..<20 {
+            _ = state.handle(Envelope(producer: "bench", event: .agentPresenceChanged(AgentPresenceChanged(
+                agentId: "a\(index)", displayName: "A\(index)", departmentIds: ["d\(index % 4)"], status: .online, available: true))),
+                producer: "bench", now: now) { _ in false }
+        }
+        let chats = 20_000
+        let clock = ContinuousClock()
+        let started = clock.now
+        for index in 0..<chats {
+            let department = "d\(index % 4)"
+            let visitor = Participant(role: .visitor, id: "v\(index)", displayName: "V")
+            let actions = state.handle(Envelope(producer: "bench", event: .chatStartRequested(ChatStartRequested(chatId: "c\(index)", departmentId: department, visitor: visitor))),
+                                       producer: "bench", now: now) { _ in false }
+            guard let agent = state.openChats["c\(index)"]?.agent else { continue }
+            _ = actions
+            _ = state.handle(Envelope(producer: "bench", event: .chatCloseRequested(ChatCloseRequested(chatId: "c\(index)", departmentId: department, requestedBy: agent))),
+                             producer: "bench", now: now) { _ in false }
+        }
+        let elapsed = started.duration(to: clock.now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return (Double(chats) / seconds, chats)
+    }
+
+    func measureAssignment(client: ChatClient) async throws -> [Double] {
+        let agentToken = try await client.agent("alice")
+        let agentSocket = try await client.socket(token: agentToken)
+        _ = try await agentSocket.next(type: "hello")
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let reply = try await client.request("GET", "/api/v1/departments")
+            if reply.body["departments"]?.array.contains(where: { $0["departmentId"]?.string == "support" && $0["open"]?.bool == true }) == true { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let total = min(rate * seconds, 90)
+        var visitors: [(token: String, id: String)] = []
+        for index in 0..<total { visitors.append(try await client.visitor(named: "Bench \(index)")) }
+        print("request → assignment: \(total) chats at \(rate)/s (agent maximum 100)")
+        let sentAt = SendTimes()
+        let receiver = Task { () throws -> [Double] in
+            var latencies: [Double] = []
+            while latencies.count < total {
+                let (frame, arrivedAt) = try await agentSocket.nextTimed(timeout: .seconds(30)) {
+                    $0["type"]?.string == "chat.updated" && $0["change"]?.string == "assigned"
+                }
+                guard let visitorId = frame["chat"]?["visitor"]?["id"]?.string, let sent = sentAt.take(visitorId) else { continue }
+                let elapsed = arrivedAt - sent
+                latencies.append(Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15)
+            }
+            return latencies
+        }
+        var requests: [Task<Void, Never>] = []
+        try await paced(total) { index in
+            let visitor = visitors[index]
+            sentAt.put(visitor.id, .now)
+            requests.append(Task {
+                _ = try? await client.request("POST", "/api/v1/chats", token: visitor.token, json: ["departmentId": "support"])
+            })
+        }
+        for request in requests { await request.value }
+        return try await receiver.value
     }
 
     // MARK: Broker floor
