@@ -139,7 +139,17 @@ public struct RouterState: Sendable {
 
     /// Active chats per agent: assigned ones, and offers that hold a place for them.
     public func load(of agentId: String) -> Int {
-        openChats.values.filter { ($0.status == .assigned && $0.agent?.id == agentId) || ($0.status == .offered && $0.offeredTo?.id == agentId) }.count
+        loads()[agentId, default: 0]
+    }
+
+    /// Every agent's load in one pass over the open chats.
+    private func loads() -> [String: Int] {
+        var loads: [String: Int] = [:]
+        for chat in openChats.values {
+            if chat.status == .assigned, let agent = chat.agent { loads[agent.id, default: 0] += 1 }
+            if chat.status == .offered, let agent = chat.offeredTo { loads[agent.id, default: 0] += 1 }
+        }
+        return loads
     }
 
     /// Withdraws offers whose time ran out and offers those chats to the next agents.
@@ -174,10 +184,13 @@ public struct RouterState: Sendable {
     private mutating func assignWaitingChats(cause: Envelope?, producer: String, now: Date) -> [RouterAction] {
         var actions: [RouterAction] = []
         let waiting = openChats.values.filter { $0.status == .queued }.sorted { ($0.queuedAt, $0.id) < ($1.queuedAt, $1.id) }
+        guard !waiting.isEmpty else { return [] }
+        var loads = loads()
+        let available = agents.values.filter(\.takingChats)
         for var chat in waiting {
-            let candidates = agents.values
-                .filter { $0.takingChats && $0.departmentIds.contains(chat.departmentId) }
-                .map { (agent: $0, load: load(of: $0.id)) }
+            let candidates = available
+                .filter { $0.departmentIds.contains(chat.departmentId) }
+                .map { (agent: $0, load: loads[$0.id, default: 0]) }
                 .sorted { ($0.load, $0.agent.id) < ($1.load, $1.agent.id) }
             let withRoom = candidates.filter { $0.load < policy.maxChatsPerAgent }
             // Someone who let this chat pass gets it again only if nobody else can.
@@ -198,6 +211,7 @@ public struct RouterState: Sendable {
                 event = .chatAssigned(ChatAssigned(chatId: chat.id, departmentId: chat.departmentId, agent: agent, reason: .automatic, decision: decision))
             }
             openChats[chat.id] = chat
+            loads[agent.id, default: 0] += 1
             actions += [.saveChat(chat), .publish(WireRecord(topic: .chatConversations, key: chat.id,
                                                               envelope: envelope(event, cause: cause, producer: producer, now: now)))]
         }
