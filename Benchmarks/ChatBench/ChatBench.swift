@@ -123,7 +123,8 @@ struct ChatBench: AsyncParsableCommand {
         return (Double(chats) / seconds, chats)
     }
 
-    func measureAssignment(client: ChatClient) async throws -> [Double] {
+    /// Alice with one socket open, once the support department shows open.
+    func connectAgent(client: ChatClient) async throws -> (token: String, socket: ChatSocket) {
         let agentToken = try await client.agent("alice")
         let agentSocket = try await client.socket(token: agentToken)
         _ = try await agentSocket.next(type: "hello")
@@ -133,6 +134,11 @@ struct ChatBench: AsyncParsableCommand {
             if reply.body["departments"]?.array.contains(where: { $0["departmentId"]?.string == "support" && $0["open"]?.bool == true }) == true { break }
             try await Task.sleep(for: .milliseconds(50))
         }
+        return (agentToken, agentSocket)
+    }
+
+    func measureAssignment(client: ChatClient) async throws -> [Double] {
+        let (_, agentSocket) = try await connectAgent(client: client)
         // Warm up: the first requests pay for metadata lookups and the first fetches.
         for index in 0..<3 {
             let visitor = try await client.visitor(named: "Warm-up \(index)")
@@ -228,15 +234,7 @@ struct ChatBench: AsyncParsableCommand {
     }
 
     func measureEndToEnd(client: ChatClient) async throws -> [Double] {
-        let agentToken = try await client.agent("alice")
-        let agentSocket = try await client.socket(token: agentToken)
-        _ = try await agentSocket.next(type: "hello")
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            let reply = try await client.request("GET", "/api/v1/departments")
-            if reply.body["departments"]?.array.contains(where: { $0["departmentId"]?.string == "support" && $0["open"]?.bool == true }) == true { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        let (agentToken, agentSocket) = try await connectAgent(client: client)
         var conversations: [Conversation] = []
         for index in 0..<chats {
             let visitor = try await client.visitor(named: "Bench \(index)")

@@ -11,16 +11,8 @@ import Testing
     }
 
     @Test func openAPIDocumentIsValidOpenAPI31() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-m", "openapi_spec_validator", Self.root.appendingPathComponent("docs/openapi.yaml").path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 0, "openapi-spec-validator: \(text)")
+        let (status, text) = try runProcess("/usr/bin/env", ["python3", "-m", "openapi_spec_validator", Self.root.appendingPathComponent("docs/openapi.yaml").path])
+        #expect(status == 0, "openapi-spec-validator: \(text)")
         #expect(try read("docs/openapi.yaml").contains("openapi: 3.1"))
     }
 
@@ -77,17 +69,9 @@ import Testing
 /// The container files (which cannot run here: no Docker engine) name only what exists.
 @Suite struct ComposeTests {
     @Test func composeFilesMatchTheCodeAndDocs() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", DocumentationTests.root.appendingPathComponent("Tests/ops/check_compose.py").path]
-        process.currentDirectoryURL = DocumentationTests.root
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "check_compose.py: \(text)")
+        let (status, text) = try runProcess("/usr/bin/env", ["python3", DocumentationTests.root.appendingPathComponent("Tests/ops/check_compose.py").path],
+                                            directory: DocumentationTests.root)
+        #expect(status == 0, "check_compose.py: \(text)")
         #expect(text.contains("compose check: ok"))
     }
 }

@@ -7,14 +7,7 @@ import Testing
     @Test(arguments: ["gateway", "router", "presence", "archiver", "dev-broker"])
     func serviceLinksSystemLibraries(_ executable: String) throws {
         let binary = DevCluster.defaultBinDirectory().appendingPathComponent(executable).path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
-        process.arguments = [binary]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let (_, text) = try runProcess("/usr/bin/ldd", [binary])
         let librdkafka = text.split(separator: "\n").first { $0.contains("librdkafka.so") }
         #expect(librdkafka.map { $0.contains("/lib/") && !$0.contains(".build") } == true, "\(executable) links the system librdkafka: \(text)")
         if executable != "dev-broker" {

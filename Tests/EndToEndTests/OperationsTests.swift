@@ -45,7 +45,7 @@ struct OperationsTests {
         defer { try? FileManager.default.removeItem(at: file) }
         let script = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\n"
             + "print('\\n'.join(f.name for f in p(open(sys.argv[1]).read())))"
-        let (status, output) = try run("/usr/bin/env", ["python3", "-c", script, file.path])
+        let (status, output) = try runProcess("/usr/bin/env", ["python3", "-c", script, file.path])
         guard status == 0 else { throw ClientError("prometheus_client could not parse /metrics: \(output)") }
         return Set(output.split(separator: "\n").map(String.init))
     }
@@ -59,22 +59,8 @@ struct OperationsTests {
     ])
     func aBadEnvironmentValueStopsTheServiceNamingTheVariable(_ service: String, _ variable: String, _ value: String) throws {
         let binary = DevCluster.defaultBinDirectory().appendingPathComponent(service).path
-        let (status, output) = try run(binary, [], environment: [variable: value, "CHAT_KAFKA_BOOTSTRAP": "127.0.0.1:1"])
+        let (status, output) = try runProcess(binary, [], environment: [variable: value, "CHAT_KAFKA_BOOTSTRAP": "127.0.0.1:1"])
         #expect(status == 2)
         #expect(output.contains(variable), "the message names \(variable): \(output)")
-    }
-
-    func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
