@@ -83,3 +83,34 @@ struct BadInputTests {
         }
     }
 }
+
+/// A visitor flooding a chat is slowed down with a clear error; nothing they sent in
+/// excess is stored.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct RateLimitTests {
+    @Test func messagesBeyondTheBurstAreRefusedUntilTheBucketRefills() async throws {
+        try await RunningSystem.with(environment: ["GATEWAY_MESSAGE_BURST": "5", "GATEWAY_MESSAGES_PER_MINUTE": "60"]) { system in
+            let client = system.client
+            let agent = try await system.connectAgent("alice")
+            let visitor = try await client.visitor(named: "Flut")
+            let chatId = try await system.startChat(visitorToken: visitor.token)
+            _ = try await client.request("POST", "/api/v1/chats/\(chatId)/take", token: agent.token)
+            var statuses: [Int] = []
+            for index in 0..<8 {
+                statuses.append(try await client.request("POST", "/api/v1/chats/\(chatId)/messages", token: visitor.token,
+                                                         json: ["clientMessageId": "m\(index)", "text": "\(index)"]).status)
+            }
+            #expect(statuses.prefix(5).allSatisfy { $0 == 202 })
+            #expect(statuses.suffix(3).allSatisfy { $0 == 429 })
+            let socket = try await client.socket(token: visitor.token)
+            _ = try await socket.next(type: "hello")
+            await socket.send(["type": "message.send", "chatId": chatId, "clientMessageId": "ws", "text": "again"])
+            #expect(try await socket.next(type: "error")["code"]?.string == "rate_limited")
+            // The agent has their own bucket, and got exactly the five accepted messages.
+            #expect(try await client.request("POST", "/api/v1/chats/\(chatId)/messages", token: agent.token, json: ["clientMessageId": "a", "text": "ok"]).status == 202)
+            let received = try await agent.socket.messages(6, of: chatId)
+            #expect(received.map { $0["text"]?.string } == ["0", "1", "2", "3", "4", "ok"])
+            try await agent.socket.expectNoMoreMessages(of: chatId)
+        }
+    }
+}

@@ -13,12 +13,14 @@ final class ChatOperations: Sendable {
     let producer: KafkaProducer
     let replies: PendingReplies
     let configuration: GatewayConfiguration
+    let messageLimiter: RateLimiter
 
     init(store: ServiceStore, producer: KafkaProducer, replies: PendingReplies, configuration: GatewayConfiguration) {
         self.store = store
         self.producer = producer
         self.replies = replies
         self.configuration = configuration
+        messageLimiter = RateLimiter(perMinute: configuration.messagesPerMinute, burst: configuration.messageBurst)
     }
 
     var gatewayID: String { configuration.common.instanceID }
@@ -162,6 +164,9 @@ final class ChatOperations: Sendable {
         }
         let chat = try await visibleChat(chatId, to: sender)
         guard chat.status != "closed" else { throw APIError(.conflict, "chat_closed", "This chat has already ended.") }
+        guard messageLimiter.allow(sender.id) else {
+            throw APIError(.tooManyRequests, "rate_limited", "You are sending messages too fast; wait a moment and send again.")
+        }
         let participates = sender.role == .visitor || chat.agentIds.contains(sender.id)
         guard participates else { throw APIError(.forbidden, "not_participant", "Only the agents taking part in this chat can write in it.") }
         let event = MessagePosted(chatId: chatId, messageId: clientMessageId, sender: sender.participant, text: text)

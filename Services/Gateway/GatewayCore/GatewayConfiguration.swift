@@ -17,6 +17,10 @@ public struct GatewayConfiguration: Sendable {
     public var replyTimeoutMilliseconds: Int
     /// `GATEWAY_MAX_MESSAGE_CHARS`: the longest chat message accepted.
     public var maxMessageCharacters: Int
+    /// `GATEWAY_MESSAGES_PER_MINUTE` and `GATEWAY_MESSAGE_BURST`: how fast one caller may
+    /// send messages (a token bucket per visitor or agent).
+    public var messagesPerMinute: Int
+    public var messageBurst: Int
     /// `GATEWAY_ALLOWED_ORIGINS`: web origins allowed to call the API and open sockets from
     /// a browser: `*` (default) or a comma-separated list.
     public var allowedOrigins: AllowedOrigins
@@ -35,6 +39,8 @@ public struct GatewayConfiguration: Sendable {
         tokenLifetimeSeconds = try environment.int("GATEWAY_TOKEN_TTL_SECONDS", default: 86_400, range: 60...31_536_000)
         replyTimeoutMilliseconds = try environment.int("GATEWAY_REPLY_TIMEOUT_MS", default: 10_000, range: 100...120_000)
         maxMessageCharacters = try environment.int("GATEWAY_MAX_MESSAGE_CHARS", default: 4_000, range: 1...100_000)
+        messagesPerMinute = try environment.int("GATEWAY_MESSAGES_PER_MINUTE", default: 60, range: 1...100_000)
+        messageBurst = try environment.int("GATEWAY_MESSAGE_BURST", default: 20, range: 1...100_000)
         allowedOrigins = AllowedOrigins(try environment.string("GATEWAY_ALLOWED_ORIGINS", default: "*"))
         publicDirectory = try environment.string("GATEWAY_PUBLIC_DIR", default: Bundle.module.resourceURL?.appendingPathComponent("Public").path ?? "Public")
         var isDirectory: ObjCBool = false
