@@ -180,6 +180,11 @@ struct BusyEndToEndTests {
             // The held chat goes on.
             let reply = try await client.request("POST", "/api/v1/chats/\(chatId)/messages", token: bob.token, json: ["clientMessageId": "still", "text": "Bin gleich da"])
             #expect(reply.status == 202)
+            // The people view (B4) shows bob busy.
+            let people = try await client.request("GET", "/api/v1/people", token: bob.token)
+            #expect(people.body["people"]?.array.first { $0["agentId"]?.string == "bob" }?["state"]?.string == "busy")
+            #expect(people.body["people"]?.array.first { $0["agentId"]?.string == "alice" }?["state"]?.string == "offline")
+            #expect(try await client.request("GET", "/api/v1/people", token: visitor.token).status == 403)
             let empty = try await client.request("PUT", "/api/v1/agents/me/availability", token: bob.token, json: [:])
             #expect(empty.status == 400)
             await bob.socket.send(["type": "availability.set", "busy": false])

@@ -18,6 +18,7 @@ struct GatewayHTTP {
         api.put("/agents/me/availability", use: setAvailability)
         api.get("/queue", use: queue)
         api.get("/queues", use: queues)
+        api.get("/people", use: people)
         api.post("/chats", use: startChat)
         api.get("/chats/:chatId", use: chat)
         api.post("/chats/:chatId/take", use: take)
@@ -106,6 +107,14 @@ struct GatewayHTTP {
         guard caller.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents see queues.") }
         let departments = try await operations.agentDepartments(caller)
         return jsonResponse(["queues": try await operations.read { try GatewayStore.overview($0, departments: departments) }])
+    }
+
+    /// B4: the agents of the caller's departments with their state.
+    @Sendable func people(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        guard caller.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents see people.") }
+        let departments = try await operations.agentDepartments(caller)
+        return jsonResponse(["people": try await operations.read { try GatewayStore.people($0, sharing: departments) }])
     }
 
     @Sendable func chat(_ request: Request, context: BasicRequestContext) async throws -> Response {

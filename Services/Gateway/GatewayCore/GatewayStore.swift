@@ -330,11 +330,19 @@ enum GatewayStore {
     }
 
     static func agent(_ db: Database, id: String) throws -> AgentView? {
-        try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [id]).map { row in
-            AgentView(agentId: row["id"], displayName: row["display_name"],
-                      departmentIds: (try? JSONDecoder().decode([String].self, from: Data((row["department_ids"] as String).utf8))) ?? [],
-                      status: row["status"], available: row["available"], busy: row["busy"])
-        }
+        try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [id]).map(agentView)
+    }
+
+    /// B4: every agent sharing a department with `departments`, with their state.
+    static func people(_ db: Database, sharing departments: [String]) throws -> [AgentView] {
+        try Row.fetchAll(db, sql: "SELECT * FROM agents ORDER BY display_name, id").map(agentView)
+            .filter { !Set($0.departmentIds).isDisjoint(with: departments) }
+    }
+
+    private static func agentView(_ row: Row) -> AgentView {
+        AgentView(agentId: row["id"], displayName: row["display_name"],
+                  departmentIds: (try? JSONDecoder().decode([String].self, from: Data((row["department_ids"] as String).utf8))) ?? [],
+                  status: row["status"], available: row["available"], busy: row["busy"])
     }
 
     private static func chatView(_ row: Row) -> ChatView {

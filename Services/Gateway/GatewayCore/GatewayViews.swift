@@ -82,6 +82,45 @@ public struct AgentView: Codable, Sendable, Equatable {
     public var status: String
     public var available: Bool
     public var busy: Bool
+
+    /// The colour of the people view (B4): `available` (green), `busy` (yellow),
+    /// `unavailable` (red, online but not taking chats) or `offline`.
+    public var state: String {
+        guard status == "online" else { return "offline" }
+        if busy { return "busy" }
+        return available ? "available" : "unavailable"
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case agentId, displayName, departmentIds, status, available, busy, state
+    }
+
+    public init(agentId: String, displayName: String, departmentIds: [String], status: String, available: Bool, busy: Bool) {
+        self.agentId = agentId
+        self.displayName = displayName
+        self.departmentIds = departmentIds
+        self.status = status
+        self.available = available
+        self.busy = busy
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(agentId: try container.decode(String.self, forKey: .agentId), displayName: try container.decode(String.self, forKey: .displayName),
+                  departmentIds: try container.decode([String].self, forKey: .departmentIds), status: try container.decode(String.self, forKey: .status),
+                  available: try container.decode(Bool.self, forKey: .available), busy: try container.decode(Bool.self, forKey: .busy))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(agentId, forKey: .agentId)
+        try container.encode(displayName, forKey: .displayName)
+        try container.encode(departmentIds, forKey: .departmentIds)
+        try container.encode(status, forKey: .status)
+        try container.encode(available, forKey: .available)
+        try container.encode(busy, forKey: .busy)
+        try container.encode(state, forKey: .state)
+    }
 }
 
 /// JSON coding for the public API, matching the wire's time format.
