@@ -15,6 +15,8 @@ public enum EventType: String, CaseIterable, Sendable {
     case chatAgentInvited = "chat.agent_invited"
     case chatOffered = "chat.offered"
     case chatOfferWithdrawn = "chat.offer_withdrawn"
+    case chatWrapUpStarted = "chat.wrapup_started"
+    case chatWrapUpFinished = "chat.wrapup_finished"
     case requestRejected = "request.rejected"
     case messagePosted = "message.posted"
     case agentConnected = "agent.connected"
@@ -46,6 +48,8 @@ public enum WireEvent: Sendable, Equatable {
     case chatAgentInvited(ChatAgentInvited)
     case chatOffered(ChatOffered)
     case chatOfferWithdrawn(ChatOfferWithdrawn)
+    case chatWrapUpStarted(ChatWrapUpChanged)
+    case chatWrapUpFinished(ChatWrapUpChanged)
     case requestRejected(RequestRejected)
     case messagePosted(MessagePosted)
     case agentConnected(AgentConnected)
@@ -74,6 +78,8 @@ public enum WireEvent: Sendable, Equatable {
         case .chatAgentInvited: .chatAgentInvited
         case .chatOffered: .chatOffered
         case .chatOfferWithdrawn: .chatOfferWithdrawn
+        case .chatWrapUpStarted: .chatWrapUpStarted
+        case .chatWrapUpFinished: .chatWrapUpFinished
         case .requestRejected: .requestRejected
         case .messagePosted: .messagePosted
         case .agentConnected: .agentConnected
@@ -100,6 +106,7 @@ public enum WireEvent: Sendable, Equatable {
         case .chatAgentInvited(let payload): payload.chatId
         case .chatOffered(let payload): payload.chatId
         case .chatOfferWithdrawn(let payload): payload.chatId
+        case .chatWrapUpStarted(let payload), .chatWrapUpFinished(let payload): payload.chatId
         case .chatQueued(let payload): payload.chatId
         case .chatAssigned(let payload): payload.chatId
         case .chatClosed(let payload): payload.chatId
@@ -129,6 +136,8 @@ public enum WireEvent: Sendable, Equatable {
         case .chatAgentInvited: self = .chatAgentInvited(try ChatAgentInvited(from: decoder))
         case .chatOffered: self = .chatOffered(try ChatOffered(from: decoder))
         case .chatOfferWithdrawn: self = .chatOfferWithdrawn(try ChatOfferWithdrawn(from: decoder))
+        case .chatWrapUpStarted: self = .chatWrapUpStarted(try ChatWrapUpChanged(from: decoder))
+        case .chatWrapUpFinished: self = .chatWrapUpFinished(try ChatWrapUpChanged(from: decoder))
         case .requestRejected: self = .requestRejected(try RequestRejected(from: decoder))
         case .messagePosted: self = .messagePosted(try MessagePosted(from: decoder))
         case .agentConnected: self = .agentConnected(try AgentConnected(from: decoder))
@@ -158,6 +167,7 @@ public enum WireEvent: Sendable, Equatable {
         case .chatAgentInvited(let payload): try payload.encode(to: encoder)
         case .chatOffered(let payload): try payload.encode(to: encoder)
         case .chatOfferWithdrawn(let payload): try payload.encode(to: encoder)
+        case .chatWrapUpStarted(let payload), .chatWrapUpFinished(let payload): try payload.encode(to: encoder)
         case .requestRejected(let payload): try payload.encode(to: encoder)
         case .messagePosted(let payload): try payload.encode(to: encoder)
         case .agentConnected(let payload): try payload.encode(to: encoder)

@@ -70,6 +70,8 @@ public struct ChatOwnerActionRequested: Codable, Sendable, Equatable {
         public static let invite = Action(rawValue: "invite")
         /// Turn down a chat offered to this agent; it is offered to the next one.
         public static let decline = Action(rawValue: "decline")
+        /// End the after-chat work (wrap-up) of a closed chat (C8).
+        public static let finishWrapUp = Action(rawValue: "finish_wrapup")
     }
 
     public var chatId: String
@@ -160,6 +162,22 @@ public struct ChatOfferWithdrawn: Codable, Sendable, Equatable {
         self.departmentId = departmentId
         self.agent = agent
         self.reason = reason
+    }
+}
+
+/// After-chat work (C8): the agent who held a chat when it closed is in wrap-up for it
+/// until they finish; parking the chat pauses the wrap-up timer.
+public struct ChatWrapUpChanged: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var departmentId: String
+    public var agent: Participant
+    /// Wrap-up time so far (the final figure in `chat.wrapup_finished`).
+    public var wrapUpSeconds: Double
+    public init(chatId: String, departmentId: String, agent: Participant, wrapUpSeconds: Double) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.agent = agent
+        self.wrapUpSeconds = wrapUpSeconds
     }
 }
 

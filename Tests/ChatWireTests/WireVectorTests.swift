@@ -22,6 +22,8 @@ enum Samples {
         .chatOffered(ChatOffered(chatId: "c-1", departmentId: "support", agent: agent, expiresAt: time.addingTimeInterval(30), decision: ChatAssigned.Decision(
             rule: "least_loaded", maxChatsPerAgent: 3, candidates: [.init(agentId: "alice", activeChats: 1)]))),
         .chatOfferWithdrawn(ChatOfferWithdrawn(chatId: "c-1", departmentId: "support", agent: agent, reason: .timeout)),
+        .chatWrapUpStarted(ChatWrapUpChanged(chatId: "c-1", departmentId: "support", agent: agent, wrapUpSeconds: 0)),
+        .chatWrapUpFinished(ChatWrapUpChanged(chatId: "c-1", departmentId: "support", agent: agent, wrapUpSeconds: 42.5)),
         .chatQueued(ChatQueued(chatId: "c-1", departmentId: "support", visitor: visitor, queuedAt: time)),
         .chatAssigned(ChatAssigned(chatId: "c-1", departmentId: "support", agent: agent, reason: .automatic, decision: ChatAssigned.Decision(
             rule: "least_loaded", maxChatsPerAgent: 3,

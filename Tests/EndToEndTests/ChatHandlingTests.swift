@@ -103,6 +103,19 @@ struct ChatHandlingTests {
 
             let nowhere = try await client.request("POST", "/api/v1/chats/\(visitors[1].chatId)/transfer", token: alice.token, json: [:])
             #expect(nowhere.status == 422)
+
+            // The visitor ends the chat: alice is in wrap-up for it until she finishes.
+            let second = visitors[1]
+            let ended = try await client.request("POST", "/api/v1/chats/\(second.chatId)/close", token: second.token)
+            #expect(ended.status == 200)
+            let wrapping = try await alice.socket.next { $0["type"]?.string == "chat.updated" && $0["change"]?.string == "wrapup_started" && $0["chat"]?["chatId"]?.string == second.chatId }
+            #expect(wrapping["chat"]?["wrapUp"]?["state"]?.string == "active")
+            #expect(wrapping["chat"]?["wrapUp"]?["since"]?.string != nil)
+            let finished = try await client.request("POST", "/api/v1/chats/\(second.chatId)/finish-wrapup", token: alice.token)
+            #expect(finished.status == 200, "\(finished.text)")
+            #expect(finished.body["chat"]?["wrapUp"]?["state"]?.string == "done")
+            let finishedTwice = try await client.request("POST", "/api/v1/chats/\(second.chatId)/finish-wrapup", token: alice.token)
+            #expect(finishedTwice.status == 409)
         }
     }
 }

@@ -390,3 +390,47 @@ import Testing
         #expect(next.agent.id == "bob")
     }
 }
+
+@Suite struct WrapUpTests {
+    let alice = Participant(role: .agent, id: "alice", displayName: "Alice")
+    let visitor = Participant(role: .visitor, id: "v", displayName: "V")
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func events(_ actions: [RouterAction]) -> [WireEvent] {
+        actions.compactMap { if case .publish(let record) = $0 { record.envelope.event } else { nil } }
+    }
+
+    func act(_ state: inout RouterState, _ action: ChatOwnerActionRequested.Action, at seconds: Double) -> [WireEvent] {
+        events(state.handle(Envelope(producer: "g", event: .chatOwnerActionRequested(ChatOwnerActionRequested(chatId: "c", departmentId: "support", agent: alice, action: action))),
+                            producer: "r", now: start.addingTimeInterval(seconds)) { _ in false })
+    }
+
+    @Test func closingAHeldChatStartsWrapUpWhoseTimerPausesWhileParked() {
+        var state = RouterState(openChats: [RoutedChat(id: "c", departmentId: "support", visitor: visitor, status: .assigned, agent: alice, queuedAt: start, activeSince: start)],
+                                openDepartments: ["support"])
+        let closed = events(state.handle(Envelope(producer: "g", event: .chatCloseRequested(ChatCloseRequested(chatId: "c", departmentId: "support", requestedBy: visitor))),
+                                         producer: "r", now: start.addingTimeInterval(100)) { _ in false })
+        #expect(closed == [.chatClosed(ChatClosed(chatId: "c", departmentId: "support", closedBy: visitor)),
+                           .chatWrapUpStarted(ChatWrapUpChanged(chatId: "c", departmentId: "support", agent: alice, wrapUpSeconds: 0))])
+        #expect(state.openChats["c"]?.status == .wrapUp)
+        #expect(state.load(of: "alice") == 0)
+        _ = act(&state, .park, at: 110)        // 10 s of wrap-up, then paused
+        _ = act(&state, .unpark, at: 500)      // resumes
+        let finished = act(&state, .finishWrapUp, at: 505)
+        #expect(finished == [.chatWrapUpFinished(ChatWrapUpChanged(chatId: "c", departmentId: "support", agent: alice, wrapUpSeconds: 15))])
+        #expect(state.openChats["c"] == nil)
+    }
+
+    @Test func wrapUpRefusesWhatNoLongerApplies() {
+        var state = RouterState(openChats: [RoutedChat(id: "c", departmentId: "support", visitor: visitor, status: .wrapUp, agent: alice, queuedAt: start)],
+                                openDepartments: ["support"])
+        guard case .requestRejected(let transfer)? = act(&state, .returnToQueue, at: 1).first,
+              case .requestRejected(let again)? = events(state.handle(Envelope(producer: "g", event: .chatCloseRequested(ChatCloseRequested(
+                chatId: "c", departmentId: "support", requestedBy: alice))), producer: "r", now: start) { _ in false }).first else {
+            Issue.record("refusals expected")
+            return
+        }
+        #expect(transfer.code == .chatClosed)
+        #expect(again.code == .chatClosed)
+    }
+}

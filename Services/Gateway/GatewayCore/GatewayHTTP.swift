@@ -29,6 +29,7 @@ struct GatewayHTTP {
         api.post("/chats/:chatId/transfer", use: transfer)
         api.post("/chats/:chatId/invite", use: invite)
         api.post("/chats/:chatId/decline", use: decline)
+        api.post("/chats/:chatId/finish-wrapup", use: finishWrapUp)
         api.get("/chats/:chatId/messages", use: messages)
         api.post("/chats/:chatId/messages", use: postMessage)
         api.get("/chats/:chatId/transcript", use: transcript)
@@ -163,6 +164,12 @@ struct GatewayHTTP {
     @Sendable func decline(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let caller = try authenticate(request)
         return jsonResponse(["chat": try await operations.ownerAction(.decline, chatId: try chatID(context), agent: caller)])
+    }
+
+    /// C8: ends the after-chat work of a closed chat.
+    @Sendable func finishWrapUp(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        return jsonResponse(["chat": try await operations.ownerAction(.finishWrapUp, chatId: try chatID(context), agent: caller)])
     }
 
     struct Invitation: Decodable { var agentId: String }

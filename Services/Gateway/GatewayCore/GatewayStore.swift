@@ -88,6 +88,13 @@ enum GatewayStore {
         ("gateway-5", { db in
             try db.alter(table: "agents") { $0.add(column: "busy", .boolean).notNull().defaults(to: false) }
         }),
+        ("gateway-6", { db in
+            try db.alter(table: "chats") { table in
+                table.add(column: "wrap_up_state", .text)
+                table.add(column: "wrap_up_seconds", .double).notNull().defaults(to: 0)
+                table.add(column: "wrap_up_since", .double)
+            }
+        }),
     ]
 
     // MARK: Applying events
@@ -138,13 +145,27 @@ enum GatewayStore {
             try db.execute(sql: "INSERT OR IGNORE INTO chat_participants (chat_id, agent_id, display_name) VALUES (?, ?, ?)",
                            arguments: [invited.chatId, invited.agent.id, invited.agent.displayName])
             changed = (invited.chatId, "agent_invited", [invited.departmentId])
+        case .chatWrapUpStarted(let started):
+            try db.execute(sql: "UPDATE chats SET wrap_up_state = 'active' WHERE id = ? AND wrap_up_state IS NULL", arguments: [started.chatId])
+            changed = (started.chatId, "wrapup_started", [started.departmentId])
+        case .chatWrapUpFinished(let finished):
+            try db.execute(sql: "UPDATE chats SET wrap_up_state = 'done', wrap_up_seconds = ?, wrap_up_since = NULL WHERE id = ?",
+                           arguments: [finished.wrapUpSeconds, finished.chatId])
+            changed = (finished.chatId, "wrapup_finished", [finished.departmentId])
         case .chatParked(let parked):
             try db.execute(sql: "UPDATE chats SET status = 'parked', handled_seconds = ?, active_since = NULL WHERE id = ? AND status = 'assigned'",
                            arguments: [parked.handlingSeconds, parked.chatId])
+            // Parking a chat in wrap-up pauses the wrap-up clock.
+            try db.execute(sql: """
+                UPDATE chats SET wrap_up_seconds = wrap_up_seconds + MAX(0, ? - wrap_up_since), wrap_up_since = NULL
+                WHERE id = ? AND wrap_up_state = 'active' AND wrap_up_since IS NOT NULL
+                """, arguments: [time, parked.chatId])
             changed = (parked.chatId, "parked", [parked.departmentId])
         case .chatUnparked(let unparked):
             try db.execute(sql: "UPDATE chats SET status = 'assigned', handled_seconds = ?, active_since = ? WHERE id = ? AND status = 'parked'",
                            arguments: [unparked.handlingSeconds, time, unparked.chatId])
+            try db.execute(sql: "UPDATE chats SET wrap_up_since = ? WHERE id = ? AND wrap_up_state = 'active' AND wrap_up_since IS NULL",
+                           arguments: [time, unparked.chatId])
             changed = (unparked.chatId, "unparked", [unparked.departmentId])
         case .chatTransferred(let transfer):
             if let toAgent = transfer.toAgent {
@@ -165,12 +186,15 @@ enum GatewayStore {
             try db.execute(sql: "DELETE FROM chat_participants WHERE chat_id = ?", arguments: [transfer.chatId])
             changed = (transfer.chatId, "transferred", [transfer.fromDepartmentId, transfer.toDepartmentId])
         case .chatClosed(let closed):
+            // The wrap-up clock (if any) starts now unless the chat was parked; SET reads the
+            // row as it was before this update.
             try db.execute(sql: """
                 UPDATE chats SET status = 'closed', closed_at = ?,
+                    wrap_up_since = CASE WHEN status = 'assigned' THEN ? ELSE NULL END,
                     handled_seconds = handled_seconds + CASE WHEN active_since IS NULL THEN 0 ELSE MAX(0, ? - active_since) END,
                     active_since = NULL
                 WHERE id = ? AND status != 'closed'
-                """, arguments: [time, time, closed.chatId])
+                """, arguments: [time, time, time, closed.chatId])
             changed = (closed.chatId, "closed", [closed.departmentId])
         case .messagePosted(let message):
             let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM messages WHERE chat_id = ? AND message_id = ?",
@@ -358,7 +382,10 @@ enum GatewayStore {
             closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             handledSeconds: row["handled_seconds"],
             activeSince: (row["active_since"] as Double?).map(Date.init(timeIntervalSince1970:)),
-            position: nil, estimatedWaitSeconds: nil)
+            position: nil, estimatedWaitSeconds: nil,
+            wrapUp: (row["wrap_up_state"] as String?).map { state in
+                WrapUpView(state: state, seconds: row["wrap_up_seconds"], since: (row["wrap_up_since"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            })
     }
 
     private static func departmentView(_ row: Row) -> DepartmentView {

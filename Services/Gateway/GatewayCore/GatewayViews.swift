@@ -31,6 +31,17 @@ public struct ChatView: Codable, Sendable, Equatable {
     public var position: Int?
     /// While queued: `position` × the department's average wait of its last 20 assigned chats.
     public var estimatedWaitSeconds: Double?
+    /// After the chat closed: its agent's after-chat work (C8).
+    public var wrapUp: WrapUpView? = nil
+}
+
+public struct WrapUpView: Codable, Sendable, Equatable {
+    /// `active` until the agent finishes it, then `done`.
+    public var state: String
+    /// Time before `since` (the whole time once `done`).
+    public var seconds: Double
+    /// When the running stretch began; absent while parked or done.
+    public var since: Date?
 }
 
 extension ChatView {

@@ -6,7 +6,8 @@ public struct RoutedChat: Sendable, Equatable {
     public enum Status: String, Sendable {
         /// `parked`: still the agent's, not active. `transferred`: moved to another
         /// department (whose owner holds it now).
-        case queued, offered, assigned, parked, closed, transferred
+        /// `wrapUp`: closed for the visitor; its agent is doing the after-chat work.
+        case queued, offered, assigned, parked, wrapUp = "wrapup", closed, transferred
     }
 
     public var id: String
@@ -24,6 +25,9 @@ public struct RoutedChat: Sendable, Equatable {
     /// While `offered`: to whom, and until when.
     public var offeredTo: Participant?
     public var offerExpiresAt: Date?
+    /// Wrap-up time before `wrapUpSince`, and when the running stretch began (nil: paused).
+    public var wrapUpSeconds: Double = 0
+    public var wrapUpSince: Date?
     /// Agents who let an offer of this chat pass (declined or timed out); offered again only
     /// when nobody else can take it.
     public var passedBy: Set<String> = []
@@ -288,6 +292,7 @@ public struct RouterState: Sendable {
             guard var chat = openChats[request.chatId], chat.departmentId == request.departmentId else {
                 return rejectMissing(request.chatId)
             }
+            guard chat.status != .wrapUp else { return reject(chat.id, .chatClosed, "This chat has already ended.") }
             let acceptsOffer = chat.status == .offered && chat.offeredTo?.id == request.agent.id
             guard chat.status == .queued || acceptsOffer else {
                 let holder = chat.agent ?? chat.offeredTo
@@ -308,17 +313,28 @@ public struct RouterState: Sendable {
             guard var chat = openChats[request.chatId], chat.departmentId == request.departmentId else {
                 return rejectMissing(request.chatId)
             }
+            guard chat.status != .wrapUp else { return reject(chat.id, .chatClosed, "This chat has already ended.") }
             let requester = request.requestedBy
             let mayClose = (requester.role == .visitor && requester.id == chat.visitor.id)
                 || (requester.role == .agent && requester.id == chat.agent?.id)
             guard mayClose else {
                 return reject(chat.id, .notParticipant, "Only the visitor or the agent handling this chat can end it.")
             }
-            chat.status = .closed
+            let wasParked = chat.status == .parked
             chat.pauseHandling(at: now)
-            openChats[chat.id] = nil
             openChatByVisitor[VisitorInDepartment(visitorId: chat.visitor.id, departmentId: chat.departmentId)] = nil
-            return [.saveChat(chat), publish(chat.id, .chatClosed(ChatClosed(chatId: chat.id, departmentId: chat.departmentId, closedBy: requester)))]
+            let closed = publish(chat.id, .chatClosed(ChatClosed(chatId: chat.id, departmentId: chat.departmentId, closedBy: requester)))
+            guard let agent = chat.agent, chat.status == .assigned || chat.status == .parked else {
+                chat.status = .closed
+                openChats[chat.id] = nil
+                return [.saveChat(chat), closed]
+            }
+            // The agent who held it does the after-chat work; a parked chat starts it paused.
+            chat.status = .wrapUp
+            chat.invited = []
+            chat.wrapUpSince = wasParked ? nil : now
+            openChats[chat.id] = chat
+            return [.saveChat(chat), closed, publish(chat.id, .chatWrapUpStarted(ChatWrapUpChanged(chatId: chat.id, departmentId: chat.departmentId, agent: agent, wrapUpSeconds: 0)))]
 
         case .chatOwnerActionRequested(let request):
             guard var chat = openChats[request.chatId], chat.departmentId == request.departmentId else {
@@ -330,8 +346,14 @@ public struct RouterState: Sendable {
                 }
                 return withdrawOffer(chat, reason: .declined, cause: envelope, producer: producer, now: now)
             }
-            guard chat.agent?.id == request.agent.id, chat.status == .assigned || chat.status == .parked else {
+            guard chat.agent?.id == request.agent.id, [.assigned, .parked, .wrapUp].contains(chat.status) else {
                 return reject(chat.id, .notOwner, "Only the agent handling this chat can do that.")
+            }
+            if chat.status == .wrapUp {
+                return wrapUpAction(chat, request: request, now: now, publish: publish, reject: rejection)
+            }
+            if request.action == .finishWrapUp {
+                return reject(chat.id, .invalidTransition, "This chat has not ended yet.")
             }
             switch request.action {
             case .park:
@@ -381,6 +403,35 @@ public struct RouterState: Sendable {
 
         default:
             return []
+        }
+    }
+
+    /// In wrap-up: park pauses its timer, unpark resumes it, finish ends it (and the chat).
+    private mutating func wrapUpAction(_ chat: RoutedChat, request: ChatOwnerActionRequested, now: Date,
+                                       publish: (String, WireEvent) -> RouterAction,
+                                       reject: (String, RequestRejected.Code, String, String?) -> [RouterAction]) -> [RouterAction] {
+        var chat = chat
+        let elapsed = chat.wrapUpSince.map { max(0, now.timeIntervalSince($0)) } ?? 0
+        switch request.action {
+        case .park:
+            guard chat.wrapUpSince != nil else { return reject(chat.id, .invalidTransition, "This chat is already parked.", nil) }
+            chat.wrapUpSeconds += elapsed
+            chat.wrapUpSince = nil
+            openChats[chat.id] = chat
+            return [.saveChat(chat), publish(chat.id, .chatParked(ChatParkChanged(chatId: chat.id, departmentId: chat.departmentId, agent: request.agent, handlingSeconds: chat.handledSeconds)))]
+        case .unpark:
+            guard chat.wrapUpSince == nil else { return reject(chat.id, .invalidTransition, "This chat is not parked.", nil) }
+            chat.wrapUpSince = now
+            openChats[chat.id] = chat
+            return [.saveChat(chat), publish(chat.id, .chatUnparked(ChatParkChanged(chatId: chat.id, departmentId: chat.departmentId, agent: request.agent, handlingSeconds: chat.handledSeconds)))]
+        case .finishWrapUp:
+            chat.wrapUpSeconds += elapsed
+            chat.wrapUpSince = nil
+            chat.status = .closed
+            openChats[chat.id] = nil
+            return [.saveChat(chat), publish(chat.id, .chatWrapUpFinished(ChatWrapUpChanged(chatId: chat.id, departmentId: chat.departmentId, agent: request.agent, wrapUpSeconds: chat.wrapUpSeconds)))]
+        default:
+            return reject(chat.id, .chatClosed, "This chat has ended; only its wrap-up can be parked, resumed or finished.", nil)
         }
     }
 

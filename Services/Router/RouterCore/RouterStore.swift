@@ -50,10 +50,16 @@ enum RouterStore {
                 table.add(column: "passed_by", .text).notNull().defaults(to: "[]")
             }
         }),
+        ("router-6", { db in
+            try db.alter(table: "chats") { table in
+                table.add(column: "wrap_up_seconds", .double).notNull().defaults(to: 0)
+                table.add(column: "wrap_up_since", .double)
+            }
+        }),
     ]
 
     static func loadState(_ db: Database, policy: RoutingPolicy) throws -> RouterState {
-        let chats = try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE status IN ('queued', 'offered', 'assigned', 'parked')").map { row -> RoutedChat in
+        let chats = try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE status IN ('queued', 'offered', 'assigned', 'parked', 'wrapup')").map { row -> RoutedChat in
             let agentId: String? = row["agent_id"]
             let offeredId: String? = row["offered_to_id"]
             var chat = RoutedChat(
@@ -67,6 +73,8 @@ enum RouterStore {
                 invited: (try? JSONDecoder().decode([Participant].self, from: Data((row["invited"] as String).utf8))) ?? [])
             chat.offeredTo = offeredId.map { Participant(role: .agent, id: $0, displayName: row["offered_to_name"] ?? $0) }
             chat.offerExpiresAt = (row["offer_expires_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+            chat.wrapUpSeconds = row["wrap_up_seconds"]
+            chat.wrapUpSince = (row["wrap_up_since"] as Double?).map(Date.init(timeIntervalSince1970:))
             chat.passedBy = Set((try? JSONDecoder().decode([String].self, from: Data((row["passed_by"] as String).utf8))) ?? [])
             return chat
         }
@@ -89,20 +97,22 @@ enum RouterStore {
             try db.execute(
                 sql: """
                 INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, agent_id, agent_name, queued_at, handled_seconds,
-                    active_since, invited, offered_to_id, offered_to_name, offer_expires_at, passed_by)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    active_since, invited, offered_to_id, offered_to_name, offer_expires_at, passed_by, wrap_up_seconds, wrap_up_since)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET department_id = excluded.department_id, status = excluded.status,
                     agent_id = excluded.agent_id, agent_name = excluded.agent_name,
                     handled_seconds = excluded.handled_seconds, active_since = excluded.active_since, invited = excluded.invited,
                     offered_to_id = excluded.offered_to_id, offered_to_name = excluded.offered_to_name,
-                    offer_expires_at = excluded.offer_expires_at, passed_by = excluded.passed_by
+                    offer_expires_at = excluded.offer_expires_at, passed_by = excluded.passed_by,
+                    wrap_up_seconds = excluded.wrap_up_seconds, wrap_up_since = excluded.wrap_up_since
                 """,
                 arguments: [chat.id, chat.departmentId, chat.visitor.id, chat.visitor.displayName, chat.status.rawValue,
                             chat.agent?.id, chat.agent?.displayName, chat.queuedAt.timeIntervalSince1970,
                             chat.handledSeconds, chat.activeSince?.timeIntervalSince1970,
                             String(decoding: try JSONEncoder().encode(chat.invited), as: UTF8.self),
                             chat.offeredTo?.id, chat.offeredTo?.displayName, chat.offerExpiresAt?.timeIntervalSince1970,
-                            String(decoding: try JSONEncoder().encode(chat.passedBy.sorted()), as: UTF8.self)])
+                            String(decoding: try JSONEncoder().encode(chat.passedBy.sorted()), as: UTF8.self),
+                            chat.wrapUpSeconds, chat.wrapUpSince?.timeIntervalSince1970])
         case .saveDepartment(let id, let open):
             try db.execute(sql: "INSERT INTO departments (id, open) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open",
                            arguments: [id, open])
