@@ -89,7 +89,7 @@ struct BadInputTests {
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct RateLimitTests {
     @Test func messagesBeyondTheBurstAreRefusedUntilTheBucketRefills() async throws {
-        try await RunningSystem.with(environment: ["GATEWAY_MESSAGE_BURST": "5", "GATEWAY_MESSAGES_PER_MINUTE": "60"]) { system in
+        try await RunningSystem.with(environment: ["GATEWAY_MESSAGE_BURST": "5", "GATEWAY_MESSAGES_PER_MINUTE": "1"]) { system in
             let client = system.client
             let agent = try await system.connectAgent("alice")
             let visitor = try await client.visitor(named: "Flut")
