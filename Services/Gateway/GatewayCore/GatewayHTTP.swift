@@ -23,13 +23,14 @@ struct GatewayHTTP {
         api.get("/chats/:chatId", use: chat)
         api.post("/chats/:chatId/take", use: take)
         api.post("/chats/:chatId/close", use: close)
-        api.post("/chats/:chatId/return", use: returnToQueue)
-        api.post("/chats/:chatId/park", use: park)
-        api.post("/chats/:chatId/unpark", use: unpark)
+        api.post("/chats/:chatId/return", use: ownerAction(.returnToQueue))
+        api.post("/chats/:chatId/park", use: ownerAction(.park))
+        api.post("/chats/:chatId/unpark", use: ownerAction(.unpark))
         api.post("/chats/:chatId/transfer", use: transfer)
         api.post("/chats/:chatId/invite", use: invite)
-        api.post("/chats/:chatId/decline", use: decline)
-        api.post("/chats/:chatId/finish-wrapup", use: finishWrapUp)
+        // Declining an offer; finishing the wrap-up of a closed chat (C8).
+        api.post("/chats/:chatId/decline", use: ownerAction(.decline))
+        api.post("/chats/:chatId/finish-wrapup", use: ownerAction(.finishWrapUp))
         api.get("/chats/:chatId/messages", use: messages)
         api.post("/chats/:chatId/messages", use: postMessage)
         api.get("/chats/:chatId/transcript", use: transcript)
@@ -133,19 +134,13 @@ struct GatewayHTTP {
         return jsonResponse(["chat": try await operations.close(chatId: try chatID(context), caller: caller)])
     }
 
-    @Sendable func returnToQueue(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
-        return jsonResponse(["chat": try await operations.ownerAction(.returnToQueue, chatId: try chatID(context), agent: caller)])
-    }
-
-    @Sendable func park(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
-        return jsonResponse(["chat": try await operations.ownerAction(.park, chatId: try chatID(context), agent: caller)])
-    }
-
-    @Sendable func unpark(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
-        return jsonResponse(["chat": try await operations.ownerAction(.unpark, chatId: try chatID(context), agent: caller)])
+    /// Handler for an owner action that takes no body (return, park, unpark, decline,
+    /// finish wrap-up).
+    func ownerAction(_ action: ChatOwnerActionRequested.Action) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
+        { request, context in
+            let caller = try authenticate(request)
+            return jsonResponse(["chat": try await operations.ownerAction(action, chatId: try chatID(context), agent: caller)])
+        }
     }
 
     struct Transfer: Decodable {
@@ -158,18 +153,6 @@ struct GatewayHTTP {
         let body = try await decode(Transfer.self, from: request)
         return jsonResponse(["chat": try await operations.ownerAction(.transfer, chatId: try chatID(context), agent: caller,
                                                                       toDepartmentId: body.toDepartmentId, toAgentId: body.toAgentId)])
-    }
-
-    /// Turns down a chat the router offered to this agent (accepting is taking it).
-    @Sendable func decline(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
-        return jsonResponse(["chat": try await operations.ownerAction(.decline, chatId: try chatID(context), agent: caller)])
-    }
-
-    /// C8: ends the after-chat work of a closed chat.
-    @Sendable func finishWrapUp(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
-        return jsonResponse(["chat": try await operations.ownerAction(.finishWrapUp, chatId: try chatID(context), agent: caller)])
     }
 
     struct Invitation: Decodable { var agentId: String }
