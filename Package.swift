@@ -139,6 +139,7 @@ let package = Package(
         .testTarget(name: "ChatKafkaTests", dependencies: ["ChatKafka"], path: "Tests/ChatKafkaTests", swiftSettings: strict),
         .testTarget(name: "ChatStoreTests", dependencies: ["ChatRuntime", "ChatStore"], path: "Tests/ChatStoreTests", swiftSettings: strict),
         .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"], path: "Tests/RouterCoreTests", swiftSettings: strict),
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], path: "Tests/GatewayCoreTests", swiftSettings: strict),
         .testTarget(name: "PresenceCoreTests", dependencies: ["PresenceCore"], path: "Tests/PresenceCoreTests", swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["ChatDevKit", "ChatWire", "ChatKafka"], path: "Tests/EndToEndTests", swiftSettings: strict),
     ]

@@ -14,11 +14,13 @@ final class ChatOperations: Sendable {
     let replies: PendingReplies
     let configuration: GatewayConfiguration
     let messageLimiter: RateLimiter
+    let viewCommits: ViewCommits
 
-    init(store: ServiceStore, producer: KafkaProducer, replies: PendingReplies, configuration: GatewayConfiguration) {
+    init(store: ServiceStore, producer: KafkaProducer, replies: PendingReplies, viewCommits: ViewCommits, configuration: GatewayConfiguration) {
         self.store = store
         self.producer = producer
         self.replies = replies
+        self.viewCommits = viewCommits
         self.configuration = configuration
         messageLimiter = RateLimiter(perMinute: configuration.messagesPerMinute, burst: configuration.messageBurst)
     }
@@ -32,12 +34,22 @@ final class ChatOperations: Sendable {
     }
 
     /// The chat, if the caller may see it: a visitor their own, an agent those of their departments.
+    /// A chat this gateway's view does not hold yet (started through another gateway an instant
+    /// ago) is waited for, up to the view catch-up bound, before the answer is "not found".
     func visibleChat(_ chatId: String, to caller: Caller) async throws -> ChatView {
         guard WireID.isValid(chatId) else { throw APIError.chatNotFound }
-        let (chat, agent) = try await read { db in
-            (try GatewayStore.chat(db, id: chatId), caller.role == .agent ? try GatewayStore.agent(db, id: caller.id) : nil)
+        let deadline = ContinuousClock.now + .milliseconds(configuration.viewCatchUpMilliseconds)
+        var found: (chat: ChatView, agent: AgentView?)?
+        while true {
+            let generation = viewCommits.generation
+            found = try await read { db in
+                try GatewayStore.chat(db, id: chatId).map { ($0, caller.role == .agent ? try GatewayStore.agent(db, id: caller.id) : nil) }
+            }
+            let now = ContinuousClock.now
+            guard found == nil, now < deadline else { break }
+            await viewCommits.wait(after: generation, timeout: deadline - now)
         }
-        guard let chat else { throw APIError.chatNotFound }
+        guard let (chat, agent) = found else { throw APIError.chatNotFound }
         switch caller.role {
         case .visitor where chat.visitor.id == caller.id: return chat
         case .agent where agent?.departmentIds.contains(chat.departmentId) == true || chat.agentIds.contains(caller.id): return chat

@@ -16,12 +16,14 @@ import ServiceLifecycle
 struct GatewayViewApplier: EventApplier {
     let hub: ConnectionHub
     let replies: PendingReplies
+    let viewCommits: ViewCommits
 
     func apply(_ envelope: Envelope, record: KafkaConsumedRecord, in db: Database) throws -> [GatewayEffect] {
         try GatewayStore.apply(envelope, in: db)
     }
 
     func afterCommit(_ effects: [GatewayEffect]) async {
+        viewCommits.committed()
         hub.deliver(effects)
         for case .reply(let causation, let envelope) in effects {
             replies.resolve(causation, with: envelope)
@@ -41,7 +43,8 @@ public enum GatewayApplication {
 
         let hub = ConnectionHub()
         let replies = PendingReplies()
-        let operations = ChatOperations(store: store, producer: producer, replies: replies, configuration: configuration)
+        let viewCommits = ViewCommits()
+        let operations = ChatOperations(store: store, producer: producer, replies: replies, viewCommits: viewCommits, configuration: configuration)
         let router = Router()
         router.middlewares.add(CrossOriginMiddleware(allowed: configuration.allowedOrigins))
         // Static files first; anything not found there goes on to the API routes.
@@ -69,7 +72,7 @@ public enum GatewayApplication {
             logger: logger)
         let views = ConsumerLoop(
             name: "views", topics: [.chatConversations, .presenceAgents, .presenceDepartments, .gatewayReplies], mode: .allPartitions,
-            store: store, common: configuration.common, applier: GatewayViewApplier(hub: hub, replies: replies), outbox: nil,
+            store: store, common: configuration.common, applier: GatewayViewApplier(hub: hub, replies: replies, viewCommits: viewCommits), outbox: nil,
             health: context.health, logger: logger)
         // Shut down in reverse: HTTP drains first, the producer flushes last.
         return [ProducerService(producer: producer), views, app]

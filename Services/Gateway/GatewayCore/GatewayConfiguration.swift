@@ -15,6 +15,10 @@ public struct GatewayConfiguration: Sendable {
     public var tokenLifetimeSeconds: Int
     /// `GATEWAY_REPLY_TIMEOUT_MS`: how long a request waits for the router or archiver.
     public var replyTimeoutMilliseconds: Int
+    /// `GATEWAY_VIEW_CATCH_UP_MS`: how long a request naming a chat this gateway has not
+    /// seen yet waits for its view to catch up (the chat may have just started through
+    /// another gateway) before answering "not found".
+    public var viewCatchUpMilliseconds: Int
     /// `GATEWAY_MAX_MESSAGE_CHARS`: the longest chat message accepted.
     public var maxMessageCharacters: Int
     /// `GATEWAY_MESSAGES_PER_MINUTE` and `GATEWAY_MESSAGE_BURST`: how fast one caller may
@@ -38,6 +42,7 @@ public struct GatewayConfiguration: Sendable {
         }
         tokenLifetimeSeconds = try environment.int("GATEWAY_TOKEN_TTL_SECONDS", default: 86_400, range: 60...31_536_000)
         replyTimeoutMilliseconds = try environment.int("GATEWAY_REPLY_TIMEOUT_MS", default: 10_000, range: 100...120_000)
+        viewCatchUpMilliseconds = try environment.int("GATEWAY_VIEW_CATCH_UP_MS", default: 1_500, range: 0...30_000)
         maxMessageCharacters = try environment.int("GATEWAY_MAX_MESSAGE_CHARS", default: 4_000, range: 1...100_000)
         messagesPerMinute = try environment.int("GATEWAY_MESSAGES_PER_MINUTE", default: 60, range: 1...100_000)
         messageBurst = try environment.int("GATEWAY_MESSAGE_BURST", default: 20, range: 1...100_000)
