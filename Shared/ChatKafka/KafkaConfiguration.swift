@@ -33,6 +33,9 @@ public struct KafkaProducerConfiguration: Sendable, Equatable {
     public var idempotent: Bool = true
     /// How long a record may wait for delivery before its report says it failed.
     public var messageTimeoutMilliseconds: Int = 30_000
+    /// How long `shutdown()` flushes records in flight before it drops the rest. Keep it
+    /// inside the service's shutdown bound: an unreachable broker must not hold the stop.
+    public var flushTimeoutMilliseconds: Int = 10_000
 
     public init(client: KafkaClientConfiguration) {
         self.client = client

@@ -15,9 +15,13 @@ public final class KafkaProducer: Sendable {
     private let running = Atomic<Bool>(true)
     private let pollThreadDone = Mutex<CheckedContinuation<Void, Never>?>(nil)
     private let pollThreadFinished = Atomic<Bool>(false)
+    /// Set when the flush must end now (the shutdown was cancelled).
+    private let flushAbandoned = Atomic<Bool>(false)
+    private let flushTimeout: Duration
 
     public init(configuration: KafkaProducerConfiguration, logger: Logger) throws {
         self.logger = logger
+        flushTimeout = .milliseconds(configuration.flushTimeoutMilliseconds)
         client = try RDKafkaClient(kind: .producer, properties: configuration.properties) { conf in
             rd_kafka_conf_set_dr_msg_cb(conf) { _, message, _ in
                 guard let message, let opaque = message.pointee._private else { return }
@@ -42,7 +46,12 @@ public final class KafkaProducer: Sendable {
         while running.load(ordering: .acquiring) {
             client.withHandle { _ = rd_kafka_poll($0, 50) }
         }
-        let error = client.withHandle { rd_kafka_flush($0, 10_000) }
+        // Flush in short slices so a cancelled shutdown stops waiting at once.
+        let deadline = ContinuousClock.now + flushTimeout
+        var error: rd_kafka_resp_err_t
+        repeat {
+            error = client.withHandle { rd_kafka_flush($0, 100) }
+        } while error.isError && ContinuousClock.now < deadline && !flushAbandoned.load(ordering: .acquiring)
         if error.isError {
             logger.error("producer flush did not finish", metadata: ["error": "\(KafkaError(code: error, context: "flush"))"])
             client.withHandle { handle in
@@ -87,16 +96,23 @@ public final class KafkaProducer: Sendable {
         try await enqueue(record).report
     }
 
-    /// Stops accepting records, flushes those in flight (up to 10 s) and stops polling.
+    /// Stops accepting records, flushes those in flight (up to the configured flush timeout,
+    /// or until the calling task is cancelled) and stops polling. What could not be
+    /// delivered is dropped and its tickets fail; callers that must not lose a record keep
+    /// it in an outbox until its ticket succeeds.
     public func shutdown() async {
         running.store(false, ordering: .releasing)
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let alreadyDone = pollThreadDone.withLock { waiting -> Bool in
-                if pollThreadFinished.load(ordering: .acquiring) { return true }
-                waiting = continuation
-                return false
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let alreadyDone = pollThreadDone.withLock { waiting -> Bool in
+                    if pollThreadFinished.load(ordering: .acquiring) { return true }
+                    waiting = continuation
+                    return false
+                }
+                if alreadyDone { continuation.resume() }
             }
-            if alreadyDone { continuation.resume() }
+        } onCancel: {
+            flushAbandoned.store(true, ordering: .releasing)
         }
     }
 

@@ -182,9 +182,15 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
                     return .commit
                 }
                 effects += produced
+                logger.debug("applied event", metadata: position.merging([
+                    "event": "\(envelope.id)", "type": "\(envelope.type.rawValue)", "correlationId": "\(envelope.correlationID ?? envelope.id)",
+                ]) { $1 })
             } catch let rejection as RecordRejection {
                 Counter(label: "chat_records_skipped_total", dimensions: [("topic", record.topic), ("reason", "rejected")]).increment()
-                logger.warning("rejected event", metadata: position.merging(["event": "\(envelope.id)", "type": "\(envelope.type.rawValue)", "reason": "\(rejection.reason)"]) { $1 })
+                logger.warning("rejected event", metadata: position.merging([
+                    "event": "\(envelope.id)", "type": "\(envelope.type.rawValue)", "reason": "\(rejection.reason)",
+                    "correlationId": "\(envelope.correlationID ?? envelope.id)",
+                ]) { $1 })
             }
         }
         for (partition, next) in nextOffsets {

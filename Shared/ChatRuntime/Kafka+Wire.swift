@@ -10,6 +10,8 @@ extension CommonConfiguration {
     public func producerConfiguration() -> KafkaProducerConfiguration {
         var configuration = KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: kafkaBootstrap, clientID: instanceID))
         configuration.lingerMilliseconds = lingerMilliseconds
+        // The flush is the last step of a stop; it gets half of the stop's time bound.
+        configuration.flushTimeoutMilliseconds = min(10_000, shutdownTimeoutSeconds * 500)
         return configuration
     }
 

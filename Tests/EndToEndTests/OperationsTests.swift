@@ -64,3 +64,65 @@ struct OperationsTests {
         #expect(output.contains(variable), "the message names \(variable): \(output)")
     }
 }
+
+/// Request ids in logs, and a stop that keeps its time bound even when the broker is gone.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct OperationsLoggingAndShutdownTests {
+    @Test func aRequestIdFollowsTheRequestIntoTheRoutersDecisions() async throws {
+        try await RunningSystem.with(environment: ["CHAT_LOG_FORMAT": "json"]) { system in
+            let agent = try await system.connectAgent("alice")
+            let visitor = try await system.client.visitor(named: "Spur")
+            let chatId = try await system.startChat(visitorToken: visitor.token)
+            let requestID = "trace-\(UUID().uuidString.prefix(8))"
+            let take = try await system.client.request("POST", "/api/v1/chats/\(chatId)/take", token: agent.token, headers: ["X-Request-Id": requestID])
+            #expect(take.status == 200)
+            #expect(take.headers["x-request-id"] == requestID, "the response echoes the request id")
+            let unknown = try await system.client.request("GET", "/api/v1/chats/not-a-chat!", token: agent.token)
+            #expect(unknown.headers["x-request-id"]?.isEmpty == false, "errors carry a request id too")
+
+            // JSON log lines carry their fields under "metadata".
+            func lines(_ component: DevCluster.Component) -> [[String: Any]] {
+                system.log(component).split(separator: "\n").compactMap {
+                    (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["metadata"] as? [String: Any]
+                }
+            }
+            try await eventually("the gateway logs the request, the router its decision, with one id") {
+                let access = lines(.gateway).first { ($0["requestId"] as? String) == requestID }
+                let decision = lines(.router).first { ($0["correlationId"] as? String) == requestID && ($0["event"] as? String) == "chat.assigned" }
+                guard let access, decision != nil else { return false }
+                return access["path"] as? String == "/api/v1/chats/\(chatId)/take" && access["status"] as? String == "200"
+            }
+            // Tokens travel in query strings of socket URLs; access logs leave queries out.
+            #expect(!system.log(.gateway).contains(agent.token))
+        }
+    }
+
+    @Test func servicesStopWithinTheirBoundWhileTheBrokerIsDown() async throws {
+        try await RunningSystem.with(environment: ["CHAT_SHUTDOWN_TIMEOUT_SECONDS": "2"]) { system in
+            let agent = try await system.connectAgent("alice")
+            let visitor = try await system.client.visitor(named: "Abschied")
+            let chatId = try await system.startChat(visitorToken: visitor.token)
+            _ = try await system.client.request("POST", "/api/v1/chats/\(chatId)/take", token: agent.token)
+            system.cluster.signal(.broker, SIGUSR1)
+            // Work that cannot be delivered while the broker is down: the gateway's producer
+            // holds it, and the request waits for a delivery that will not come.
+            let client = system.client
+            let pending = Task { try? await client.request("POST", "/api/v1/chats/\(chatId)/messages", token: visitor.token,
+                                                           json: ["clientMessageId": "last", "text": "still there?"]) }
+            defer { pending.cancel() }
+            try await Task.sleep(for: .milliseconds(500))
+            for component in [DevCluster.Component.gateway, .router, .presence, .archiver] {
+                let started = ContinuousClock.now
+                system.cluster.signal(component, SIGTERM)
+                while system.cluster.isRunning(component), ContinuousClock.now - started < .seconds(30) {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                let took = ContinuousClock.now - started
+                // 2 s for the ordered stop, then at most 5 s of cancellation.
+                #expect(took < .seconds(9), "\(component.rawValue) took \(took) to stop")
+                #expect(!system.cluster.isRunning(component))
+            }
+            _ = agent
+        }
+    }
+}

@@ -27,6 +27,11 @@ final class ChatOperations: Sendable {
 
     var gatewayID: String { configuration.common.instanceID }
 
+    /// A new event from this gateway, correlated with the request or frame being served.
+    func envelope(_ event: WireEvent) -> Envelope {
+        Envelope(correlationID: RequestCorrelation.id, producer: gatewayID, event: event)
+    }
+
     // MARK: Reads
 
     func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
@@ -72,7 +77,7 @@ final class ChatOperations: Sendable {
             throw APIError(.notFound, "department_not_found", "There is no department '\(departmentId)'.")
         }
         let chatId = WireID.make()
-        let command = Envelope(producer: gatewayID, event: .chatStartRequested(
+        let command = envelope(.chatStartRequested(
             ChatStartRequested(chatId: chatId, departmentId: department.departmentId, visitor: visitor.participant)))
         let answer = try await ask(command, key: departmentId)
         switch answer.event {
@@ -94,7 +99,7 @@ final class ChatOperations: Sendable {
     func take(chatId: String, agent: Caller) async throws -> ChatView {
         guard agent.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents take chats.") }
         let chat = try await visibleChat(chatId, to: agent)
-        let command = Envelope(producer: gatewayID, event: .chatTakeRequested(
+        let command = envelope(.chatTakeRequested(
             ChatTakeRequested(chatId: chatId, departmentId: chat.departmentId, agent: agent.participant)))
         let answer = try await ask(command, key: chat.departmentId)
         guard case .chatAssigned = answer.event else { throw unexpected(answer) }
@@ -103,7 +108,7 @@ final class ChatOperations: Sendable {
 
     func close(chatId: String, caller: Caller) async throws -> ChatView {
         let chat = try await visibleChat(chatId, to: caller)
-        let command = Envelope(producer: gatewayID, event: .chatCloseRequested(
+        let command = envelope(.chatCloseRequested(
             ChatCloseRequested(chatId: chatId, departmentId: chat.departmentId, requestedBy: caller.participant)))
         let answer = try await ask(command, key: chat.departmentId)
         guard case .chatClosed = answer.event else { throw unexpected(answer) }
@@ -125,7 +130,7 @@ final class ChatOperations: Sendable {
             throw APIError.invalid("An invitation names the agent (agentId).")
         }
         let chat = try await visibleChat(chatId, to: agent)
-        let command = Envelope(producer: gatewayID, event: .chatOwnerActionRequested(ChatOwnerActionRequested(
+        let command = envelope(.chatOwnerActionRequested(ChatOwnerActionRequested(
             chatId: chatId, departmentId: chat.departmentId, agent: agent.participant, action: action,
             toDepartmentId: toDepartmentId, toAgentId: toAgentId)))
         let answer = try await ask(command, key: chat.departmentId)
@@ -183,7 +188,7 @@ final class ChatOperations: Sendable {
         guard participates else { throw APIError(.forbidden, "not_participant", "Only the agents taking part in this chat can write in it.") }
         let event = MessagePosted(chatId: chatId, messageId: clientMessageId, sender: sender.participant, text: text)
         do {
-            try await producer.send(WireRecord(topic: .chatConversations, key: chatId, envelope: Envelope(producer: gatewayID, event: .messagePosted(event))))
+            try await producer.send(WireRecord(topic: .chatConversations, key: chatId, envelope: envelope(.messagePosted(event))))
         } catch {
             throw APIError.unavailable
         }
@@ -205,7 +210,7 @@ final class ChatOperations: Sendable {
 
     func publish(_ topic: Topic, key: String, _ event: WireEvent) async throws {
         do {
-            try await producer.send(WireRecord(topic: topic, key: key, envelope: Envelope(producer: gatewayID, event: event)))
+            try await producer.send(WireRecord(topic: topic, key: key, envelope: envelope(event)))
         } catch {
             throw APIError.unavailable
         }
@@ -215,7 +220,7 @@ final class ChatOperations: Sendable {
 
     func transcript(chatId: String, caller: Caller) async throws -> Transcript {
         _ = try await visibleChat(chatId, to: caller)
-        let query = Envelope(producer: gatewayID, event: .transcriptRequested(TranscriptRequested(chatId: chatId, replyTo: gatewayID)))
+        let query = envelope(.transcriptRequested(TranscriptRequested(chatId: chatId, replyTo: gatewayID)))
         let record = WireRecord(topic: .archiveQueries, key: chatId, envelope: query)
         let answer = try await replies.request(id: query.id, timeout: .milliseconds(configuration.replyTimeoutMilliseconds)) { [producer] in
             do { try await producer.send(record) } catch { throw APIError.unavailable }

@@ -46,6 +46,7 @@ public enum GatewayApplication {
         let viewCommits = ViewCommits()
         let operations = ChatOperations(store: store, producer: producer, replies: replies, viewCommits: viewCommits, configuration: configuration)
         let router = Router()
+        router.middlewares.add(AccessLogMiddleware(logger: logger))
         router.middlewares.add(CrossOriginMiddleware(allowed: configuration.allowedOrigins))
         // Static files first; anything not found there goes on to the API routes.
         router.middlewares.add(FileMiddleware(configuration.publicDirectory, searchForIndexHtml: true, logger: logger))

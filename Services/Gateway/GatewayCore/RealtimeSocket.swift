@@ -195,25 +195,29 @@ struct RealtimeSocket {
             send(ErrorFrame(code: "malformed_frame", message: "A frame must be a JSON object with a string 'type'."))
             return
         }
+        // Each frame is its own request: the events it causes share this correlation id.
+        let correlation = WireID.make()
         do {
-            switch frame.type {
-            case "ping":
-                send(["type": "pong"])
-            case "message.send":
-                guard let chatId = frame.chatId, let clientMessageId = frame.clientMessageId, let text = frame.text else {
-                    throw APIError.malformed("message.send needs chatId, clientMessageId and text.")
+            try await RequestCorrelation.$id.withValue(correlation) {
+                switch frame.type {
+                case "ping":
+                    send(["type": "pong"])
+                case "message.send":
+                    guard let chatId = frame.chatId, let clientMessageId = frame.clientMessageId, let text = frame.text else {
+                        throw APIError.malformed("message.send needs chatId, clientMessageId and text.")
+                    }
+                    let accepted = try await operations.post(chatId: chatId, clientMessageId: clientMessageId, text: text, sender: caller)
+                    send(AcceptedFrame(chatId: accepted.chatId, clientMessageId: accepted.messageId))
+                case "availability.set":
+                    try await operations.setAvailability(frame.available, busy: frame.busy, agent: caller)
+                default:
+                    throw APIError(.badRequest, "unknown_type", "Unknown frame type '\(frame.type)'.")
                 }
-                let accepted = try await operations.post(chatId: chatId, clientMessageId: clientMessageId, text: text, sender: caller)
-                send(AcceptedFrame(chatId: accepted.chatId, clientMessageId: accepted.messageId))
-            case "availability.set":
-                try await operations.setAvailability(frame.available, busy: frame.busy, agent: caller)
-            default:
-                throw APIError(.badRequest, "unknown_type", "Unknown frame type '\(frame.type)'.")
             }
         } catch let error as APIError {
             send(ErrorFrame(code: error.code, message: error.message, chatId: frame.chatId, clientMessageId: frame.clientMessageId))
         } catch {
-            logger.error("socket request failed", metadata: ["error": "\(error)"])
+            logger.error("socket request failed", metadata: ["error": "\(error)", "requestId": "\(correlation)", "frame": "\(frame.type)"])
             send(ErrorFrame(code: "internal", message: "Something went wrong on our side.", chatId: frame.chatId, clientMessageId: frame.clientMessageId))
         }
     }

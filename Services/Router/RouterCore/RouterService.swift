@@ -36,10 +36,12 @@ final class RouterApplier: EventApplier {
     typealias Effect = Never
     private let state: Mutex<RouterState>
     private let producerName: String
+    private let logger: Logger
 
-    init(state: RouterState, producerName: String) {
+    init(state: RouterState, producerName: String, logger: Logger) {
         self.state = Mutex(state)
         self.producerName = producerName
+        self.logger = logger
     }
 
     func apply(_ envelope: Envelope, record: KafkaConsumedRecord, in db: Database) throws -> [Never] {
@@ -60,10 +62,20 @@ final class RouterApplier: EventApplier {
     /// between the consumer loops and the timer. The new state is kept only if every write
     /// succeeded.
     private func step(in db: Database, _ decide: (inout RouterState) -> [RouterAction]) throws {
-        try state.withLock { current in
+        let decided = try state.withLock { current in
             var next = current
-            for action in decide(&next) { try RouterStore.apply(action, in: db) }
+            let actions = decide(&next)
+            for action in actions { try RouterStore.apply(action, in: db) }
             current = next
+            return actions
+        }
+        // Every event the router publishes is a decision; its correlation id leads back to
+        // the gateway request that caused it.
+        for case .publish(let record) in decided {
+            logger.info("decided", metadata: [
+                "event": "\(record.envelope.type.rawValue)", "chatId": "\(record.envelope.event.chatId ?? "-")",
+                "eventId": "\(record.envelope.id)", "correlationId": "\(record.envelope.correlationID ?? "-")",
+            ])
         }
     }
 }
@@ -78,7 +90,7 @@ public enum RouterApplication {
         logger.info("router state loaded", metadata: ["openChats": "\(state.openChats.count)", "openDepartments": "\(state.openDepartments.count)"])
         let producer = try KafkaProducer(configuration: configuration.common.producerConfiguration(), logger: logger)
         let outbox = OutboxPublisher(store: store, producer: producer, logger: logger)
-        let applier = RouterApplier(state: state, producerName: configuration.common.instanceID)
+        let applier = RouterApplier(state: state, producerName: configuration.common.instanceID, logger: logger)
         // Offers expire on a timer, only when offers are on.
         let offerClock: [any Service] = configuration.policy.offerTimeoutSeconds > 0
             ? [PeriodicTask(every: .milliseconds(250), store: store, outbox: outbox) { db, now in try applier.expireOffers(in: db, now: now) }]
