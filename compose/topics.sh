@@ -55,5 +55,6 @@ topic presence.agents 6 compact
 topic presence.departments 3 compact
 topic archive.queries 12 delete
 topic gateway.replies 3 delete
+topic router.changelog 12 compact
 
 echo "topics: all present"

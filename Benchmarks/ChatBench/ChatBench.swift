@@ -41,12 +41,20 @@ struct ChatBench: AsyncParsableCommand {
     @Option(help: "What to measure: messages or routing.")
     var scenario: Scenario = .messages
 
+    @Option(help: "Routing: router instances sharing the partitions (1-4).")
+    var routers: Int = 1
+
+    /// Routing runs over four departments, each with one agent, so the queues spread over
+    /// partitions (and, with several routers, over instances).
+    static let benchDepartments = (0..<4).map { "d\($0)" }
+
     static let floorTopic = "bench.floor"
 
     func validate() throws {
         guard (1...5_000).contains(rate) else { throw ValidationError("--rate must be 1...5000") }
         guard (1...600).contains(seconds) else { throw ValidationError("--seconds must be 1...600") }
         guard (1...100).contains(chats) else { throw ValidationError("--chats must be 1...100") }
+        guard (1...4).contains(routers) else { throw ValidationError("--routers must be 1...4") }
     }
 
     func run() async throws {
@@ -79,20 +87,37 @@ struct ChatBench: AsyncParsableCommand {
         let cluster = DevCluster(options: .init(
             binDirectory: DevCluster.defaultBinDirectory(), dataDirectory: data, gatewayPort: DevCluster.freePort(),
             environment: ["CHAT_LOG_LEVEL": "warning", "CHAT_KAFKA_FETCH_WAIT_MS": String(fetchWaitMs), "CHAT_KAFKA_LINGER_MS": String(lingerMs),
-                          "ROUTER_ASSIGNMENT": "automatic", "ROUTER_MAX_CHATS_PER_AGENT": "100"]))
+                          "ROUTER_ASSIGNMENT": "automatic", "ROUTER_MAX_CHATS_PER_AGENT": "100",
+                          "PRESENCE_DEPARTMENTS": Self.benchDepartments.map { "\($0):Bench \($0)" }.joined(separator: ";"),
+                          "PRESENCE_AGENTS": Self.benchDepartments.map { "agent-\($0):Agent \($0):\($0)" }.joined(separator: ";")]))
         try await cluster.startAll()
         defer { try? FileManager.default.removeItem(at: data) }
         do {
-            let latencies = try await measureAssignment(client: ChatClient(baseURL: cluster.gatewayURL))
+            for instance in stride(from: 2, through: routers, by: 1) { try cluster.startReplica(.router, instance: instance) }
+            try await waitForRouters(cluster)
+            let client = ChatClient(baseURL: cluster.gatewayURL)
+            var sockets: [String: ChatSocket] = [:]
+            for department in Self.benchDepartments { sockets[department] = try await connectAgent("agent-\(department)", department: department, client: client) }
+            let latencies = try await measureAssignment(client: client, sockets: sockets)
+            let burst = try await measureBurst(client: client, sockets: sockets)
             await cluster.stopAll()
             let sorted = latencies.sorted()
             func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)] }
-            print(String(format: "request → assignment: p50 %.2f ms, p99 %.2f ms (%d chats at %d/s; POST /chats until the agent's socket shows the assignment)",
-                         percentile(0.5), percentile(0.99), latencies.count, rate))
+            print(String(format: "request → assignment with %d router(s): p50 %.2f ms, p99 %.2f ms (%d chats at %d/s; POST /chats until the agent's socket shows the assignment)",
+                         routers, percentile(0.5), percentile(0.99), latencies.count, rate))
+            print(String(format: "assignments through the system with %d router(s): %.0f per second (%d chats requested at once, until every agent socket showed its assignments)",
+                         routers, burst.perSecond, burst.chats))
         } catch {
             await cluster.stopAll()
             throw error
         }
+    }
+
+    /// Lets the consumer group settle after replicas joined (their logs run at warning
+    /// level here, so there is no "partitions assigned" line to wait for).
+    func waitForRouters(_ cluster: DevCluster) async throws {
+        guard routers > 1 else { return }
+        try await Task.sleep(for: .seconds(10))
     }
 
     /// Pure decision throughput: 20 agents in 4 departments, chats started, auto-assigned
@@ -123,55 +148,98 @@ struct ChatBench: AsyncParsableCommand {
         return (Double(chats) / seconds, chats)
     }
 
-    /// Alice with one socket open, once the support department shows open.
-    func connectAgent(client: ChatClient) async throws -> (token: String, socket: ChatSocket) {
-        let agentToken = try await client.agent("alice")
+    /// An agent with one socket open, once their department shows open.
+    func connectAgent(_ agentId: String, department: String, client: ChatClient) async throws -> ChatSocket {
+        let agentToken = try await client.agent(agentId)
         let agentSocket = try await client.socket(token: agentToken)
         _ = try await agentSocket.next(type: "hello")
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             let reply = try await client.request("GET", "/api/v1/departments")
-            if reply.body["departments"]?.array.contains(where: { $0["departmentId"]?.string == "support" && $0["open"]?.bool == true }) == true { break }
+            if reply.body["departments"]?.array.contains(where: { $0["departmentId"]?.string == department && $0["open"]?.bool == true }) == true { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        return (agentToken, agentSocket)
+        return agentSocket
     }
 
-    func measureAssignment(client: ChatClient) async throws -> [Double] {
-        let (_, agentSocket) = try await connectAgent(client: client)
+    /// Paced chat requests over the departments, each timed until its agent's socket shows
+    /// the assignment.
+    func measureAssignment(client: ChatClient, sockets: [String: ChatSocket]) async throws -> [Double] {
+        let departments = Self.benchDepartments
         // Warm up: the first requests pay for metadata lookups and the first fetches.
-        for index in 0..<3 {
-            let visitor = try await client.visitor(named: "Warm-up \(index)")
-            _ = try await client.request("POST", "/api/v1/chats", token: visitor.token, json: ["departmentId": "support"])
-            _ = try await agentSocket.next(timeout: .seconds(30)) { $0["change"]?.string == "assigned" && $0["chat"]?["visitor"]?["id"]?.string == visitor.id }
+        for department in departments {
+            let visitor = try await client.visitor(named: "Warm-up \(department)")
+            _ = try await client.request("POST", "/api/v1/chats", token: visitor.token, json: ["departmentId": department])
+            _ = try await sockets[department]!.next(timeout: .seconds(30)) { $0["change"]?.string == "assigned" && $0["chat"]?["visitor"]?["id"]?.string == visitor.id }
         }
         let total = min(rate * seconds, 90)
         var visitors: [(token: String, id: String)] = []
         for index in 0..<total { visitors.append(try await client.visitor(named: "Bench \(index)")) }
-        print("request → assignment: \(total) chats at \(rate)/s (agent maximum 100)")
+        print("request → assignment: \(total) chats at \(rate)/s over \(departments.count) departments (agent maximum 100)")
         let sentAt = SendTimes()
-        let receiver = Task { () throws -> [Double] in
-            var latencies: [Double] = []
-            while latencies.count < total {
-                let (frame, arrivedAt) = try await agentSocket.nextTimed(timeout: .seconds(30)) {
-                    $0["type"]?.string == "chat.updated" && $0["change"]?.string == "assigned"
+        let receivers = departments.enumerated().map { offset, department in
+            let expected = (0..<total).filter { $0 % departments.count == offset }.count
+            let socket = sockets[department]!
+            return Task { () throws -> [Double] in
+                var latencies: [Double] = []
+                while latencies.count < expected {
+                    let (frame, arrivedAt) = try await socket.nextTimed(timeout: .seconds(30)) {
+                        $0["type"]?.string == "chat.updated" && $0["change"]?.string == "assigned"
+                    }
+                    guard let visitorId = frame["chat"]?["visitor"]?["id"]?.string, let sent = sentAt.take(visitorId) else { continue }
+                    let elapsed = arrivedAt - sent
+                    latencies.append(Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15)
                 }
-                guard let visitorId = frame["chat"]?["visitor"]?["id"]?.string, let sent = sentAt.take(visitorId) else { continue }
-                let elapsed = arrivedAt - sent
-                latencies.append(Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15)
+                return latencies
             }
-            return latencies
         }
         var requests: [Task<Void, Never>] = []
         try await paced(total) { index in
             let visitor = visitors[index]
             sentAt.put(visitor.id, .now)
             requests.append(Task {
-                _ = try? await client.request("POST", "/api/v1/chats", token: visitor.token, json: ["departmentId": "support"])
+                _ = try? await client.request("POST", "/api/v1/chats", token: visitor.token, json: ["departmentId": departments[index % departments.count]])
             })
         }
         for request in requests { await request.value }
-        return try await receiver.value
+        var latencies: [Double] = []
+        for receiver in receivers { latencies += try await receiver.value }
+        return latencies
+    }
+
+    /// Many chat requests at once: assignments per second through the whole system.
+    func measureBurst(client: ChatClient, sockets: [String: ChatSocket]) async throws -> (perSecond: Double, chats: Int) {
+        let departments = Self.benchDepartments
+        let total = 200
+        var visitors: [(token: String, id: String)] = []
+        for index in 0..<total { visitors.append(try await client.visitor(named: "Burst \(index)")) }
+        let started = ContinuousClock.now
+        let receivers = departments.enumerated().map { offset, department in
+            let expected = (0..<total).filter { $0 % departments.count == offset }.count
+            let socket = sockets[department]!
+            return Task { () throws -> ContinuousClock.Instant in
+                var seen = 0
+                var last = ContinuousClock.now
+                while seen < expected {
+                    let (frame, arrivedAt) = try await socket.nextTimed(timeout: .seconds(60)) {
+                        $0["type"]?.string == "chat.updated" && $0["change"]?.string == "assigned"
+                    }
+                    if frame["chat"]?["visitor"]?["displayName"]?.string?.hasPrefix("Burst") == true { seen += 1; last = arrivedAt }
+                }
+                return last
+            }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for (index, visitor) in visitors.enumerated() {
+                group.addTask {
+                    _ = try? await client.request("POST", "/api/v1/chats", token: visitor.token, json: ["departmentId": departments[index % departments.count]])
+                }
+            }
+        }
+        var finished = started
+        for receiver in receivers { finished = max(finished, try await receiver.value) }
+        let elapsed = finished - started
+        return (Double(total) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18), total)
     }
 
     // MARK: Broker floor
@@ -234,7 +302,8 @@ struct ChatBench: AsyncParsableCommand {
     }
 
     func measureEndToEnd(client: ChatClient) async throws -> [Double] {
-        let (agentToken, agentSocket) = try await connectAgent(client: client)
+        let agentToken = try await client.agent("alice")
+        let agentSocket = try await connectAgent("alice", department: "support", client: client)
         var conversations: [Conversation] = []
         for index in 0..<chats {
             let visitor = try await client.visitor(named: "Bench \(index)")

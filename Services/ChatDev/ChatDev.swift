@@ -52,6 +52,7 @@ struct ChatDev: AsyncParsableCommand {
           gateway (HTTP + WebSocket): \(cluster.gatewayURL)
           departments:                \(cluster.gatewayURL)/api/v1/departments
           widget demo page:           \(cluster.gatewayURL)/demo.html
+          agent console:              \(cluster.gatewayURL)/console.html
           health and metrics:         \(cluster.gatewayURL)/readyz, /metrics; router :\(cluster.opsPorts[.router] ?? 0), presence :\(cluster.opsPorts[.presence] ?? 0), archiver :\(cluster.opsPorts[.archiver] ?? 0)
           broker (embedded, memory):  \(cluster.bootstrap ?? "?")
           logs:                       \(cluster.logsDirectory.path)

@@ -34,7 +34,7 @@ public final class DevCluster: Sendable {
     /// Each service's ops port (/healthz, /readyz, /metrics); the gateway's is its API port.
     public let opsPorts: [Component: Int]
     private let processes = Mutex<[Component: Process]>([:])
-    private let replicas = Mutex<[Process]>([])
+    private let replicas = Mutex<[String: Process]>([:])
     private let bootstrapAddress = Mutex<String?>(nil)
 
     public init(options: Options) {
@@ -135,7 +135,15 @@ public final class DevCluster: Sendable {
         environment["CHAT_INSTANCE_ID"] = name
         environment["CHAT_OPS_PORT"] = String(DevCluster.freePort())
         let process = try spawn(component.rawValue, logName: name, arguments: [], environment: environment)
-        replicas.withLock { $0.append(process) }
+        replicas.withLock { $0[name] = process }
+    }
+
+    /// Stops a replica started by `startReplica` (SIGKILL for a crash) and waits for it.
+    /// Starting it again with the same instance number reuses its store, as a restart would.
+    public func stopReplica(_ component: Component, instance: Int, signal: Int32 = SIGTERM) {
+        guard let process = replicas.withLock({ $0.removeValue(forKey: "\(component.rawValue)-\(instance)") }) else { return }
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        process.waitUntilExit()
     }
 
     private func launch(_ component: Component, arguments: [String], environment: [String: String]) throws {
@@ -201,7 +209,7 @@ public final class DevCluster: Sendable {
 
     /// Stops the services in reverse start order, then the broker.
     public func stopAll() async {
-        for process in replicas.withLock({ processes in defer { processes.removeAll() }; return processes }) where process.isRunning {
+        for process in replicas.withLock({ processes in defer { processes.removeAll() }; return processes.values }) where process.isRunning {
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
         }

@@ -22,12 +22,21 @@ public protocol EventApplier: Sendable {
     func apply(_ envelope: Envelope, record: KafkaConsumedRecord, in db: Database) throws -> [Effect]
     /// Runs after the transaction committed (push to sockets, resolve waiters...).
     func afterCommit(_ effects: [Effect]) async
+    /// Runs at the end of each batch, inside its transaction, after the last `apply`
+    /// (e.g. to write one snapshot for the whole batch).
+    func batchApplied(in db: Database) throws
+    /// Partitions this instance starts owning (group subscriptions only), before their start
+    /// offsets are read from the store: the place to restore their state from elsewhere.
+    /// Runs on the consumer's own thread; it may block.
+    func assigned(_ partitions: [KafkaTopicPartition])
     /// Partitions this instance stops owning (group subscriptions only).
     func revoked(_ partitions: [KafkaTopicPartition])
 }
 
 extension EventApplier {
     public func afterCommit(_ effects: [Effect]) async {}
+    public func batchApplied(in db: Database) throws {}
+    public func assigned(_ partitions: [KafkaTopicPartition]) {}
     public func revoked(_ partitions: [KafkaTopicPartition]) {}
 }
 
@@ -117,6 +126,7 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
             let health = self.health
             let check = readinessCheck
             subscription = .group(topics: topicNames, onAssign: { partitions in
+                applier.assigned(partitions)
                 health.set(check, !partitions.isEmpty)
                 return startOffsets(partitions)
             }, onRevoke: { partitions in
@@ -193,6 +203,7 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
                 ]) { $1 })
             }
         }
+        try applier.batchApplied(in: db)
         for (partition, next) in nextOffsets {
             try ConsumerOffsets.store(db, topic: partition.topic, partition: partition.partition, nextOffset: next)
         }

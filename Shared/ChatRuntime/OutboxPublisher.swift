@@ -1,3 +1,4 @@
+import Foundation
 import ChatKafka
 import ChatStore
 import GRDB
@@ -25,6 +26,20 @@ public final class OutboxPublisher: Service, Sendable {
     /// Tells the publisher that new entries were committed.
     public func signal() {
         wake.yield()
+    }
+
+    /// Blocks the calling thread (never call it from the cooperative pool) until everything
+    /// committed so far is published, or `timeout` passed. Returns whether the outbox emptied.
+    /// A router that loses partitions waits here, so the next owner reads its last state.
+    public func waitUntilPublished(timeout: Duration) -> Bool {
+        signal()
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? store.database.read({ try Outbox.count($0) })) == 0 { return true }
+            signal()
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return false
     }
 
     public func run() async throws {

@@ -115,4 +115,12 @@ public enum Outbox {
     public static func count(_ db: Database) throws -> Int {
         try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0
     }
+
+    /// Drops entries that must never be published (e.g. stale work of a router that lost
+    /// its partitions while it was down).
+    public static func remove(_ db: Database, sequences: [Int64]) throws {
+        for sequence in sequences {
+            try db.execute(sql: "DELETE FROM outbox WHERE sequence = ?", arguments: [sequence])
+        }
+    }
 }

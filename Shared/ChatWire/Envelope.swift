@@ -124,6 +124,15 @@ public enum WireCodec {
 
     private static let encoder = makeEncoder()
 
+    /// Any value in the wire's JSON conventions (e.g. a state kept in a store).
+    public static func encodeValue(_ value: some Encodable) throws -> Data {
+        try encoder.encode(value)
+    }
+
+    public static func decodeValue<Value: Decodable>(_ type: Value.Type, from data: Data) throws -> Value {
+        try decoder.decode(type, from: data)
+    }
+
     /// A JSON encoder with the wire's conventions (sorted keys, millisecond ISO 8601
     /// times), for any JSON this system writes.
     public static func makeEncoder() -> JSONEncoder {

@@ -27,6 +27,8 @@ public enum EventType: String, CaseIterable, Sendable {
     case departmentAvailabilityChanged = "department.availability_changed"
     case transcriptRequested = "transcript.requested"
     case transcriptAnswered = "transcript.answered"
+    case routerPartitionSnapshot = "router.partition_snapshot"
+    case chatAssignmentProposed = "chat.assignment_proposed"
 
     public var schemaVersion: Int { 1 }
 }
@@ -60,6 +62,8 @@ public enum WireEvent: Sendable, Equatable {
     case departmentAvailabilityChanged(DepartmentAvailabilityChanged)
     case transcriptRequested(TranscriptRequested)
     case transcriptAnswered(TranscriptAnswered)
+    case routerPartitionSnapshot(RouterPartitionSnapshot)
+    case chatAssignmentProposed(ChatAssignmentProposed)
 
     public var type: EventType {
         switch self {
@@ -90,6 +94,8 @@ public enum WireEvent: Sendable, Equatable {
         case .departmentAvailabilityChanged: .departmentAvailabilityChanged
         case .transcriptRequested: .transcriptRequested
         case .transcriptAnswered: .transcriptAnswered
+        case .routerPartitionSnapshot: .routerPartitionSnapshot
+        case .chatAssignmentProposed: .chatAssignmentProposed
         }
     }
 
@@ -115,7 +121,8 @@ public enum WireEvent: Sendable, Equatable {
         case .messagePosted(let payload): payload.chatId
         case .transcriptRequested(let payload): payload.chatId
         case .transcriptAnswered(let payload): payload.chatId
-        case .agentConnected, .agentDisconnected, .agentAvailabilitySet, .gatewayStarted, .agentPresenceChanged, .departmentAvailabilityChanged: nil
+        case .chatAssignmentProposed(let payload): payload.chatId
+        case .agentConnected, .agentDisconnected, .agentAvailabilitySet, .gatewayStarted, .agentPresenceChanged, .departmentAvailabilityChanged, .routerPartitionSnapshot: nil
         }
     }
 
@@ -148,6 +155,8 @@ public enum WireEvent: Sendable, Equatable {
         case .departmentAvailabilityChanged: self = .departmentAvailabilityChanged(try DepartmentAvailabilityChanged(from: decoder))
         case .transcriptRequested: self = .transcriptRequested(try TranscriptRequested(from: decoder))
         case .transcriptAnswered: self = .transcriptAnswered(try TranscriptAnswered(from: decoder))
+        case .routerPartitionSnapshot: self = .routerPartitionSnapshot(try RouterPartitionSnapshot(from: decoder))
+        case .chatAssignmentProposed: self = .chatAssignmentProposed(try ChatAssignmentProposed(from: decoder))
         }
     }
 
@@ -178,6 +187,8 @@ public enum WireEvent: Sendable, Equatable {
         case .departmentAvailabilityChanged(let payload): try payload.encode(to: encoder)
         case .transcriptRequested(let payload): try payload.encode(to: encoder)
         case .transcriptAnswered(let payload): try payload.encode(to: encoder)
+        case .routerPartitionSnapshot(let payload): try payload.encode(to: encoder)
+        case .chatAssignmentProposed(let payload): try payload.encode(to: encoder)
         }
     }
 }

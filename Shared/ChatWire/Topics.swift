@@ -19,13 +19,17 @@ public enum Topic: String, CaseIterable, Sendable {
     case archiveQueries = "archive.queries"
     /// Answers addressed to one gateway instance. Key: gateway instance id.
     case gatewayReplies = "gateway.replies"
+    /// The router's state per `chat.commands` partition (`RouterPartitionSnapshot`), with as
+    /// many partitions as `chat.commands`: snapshot of partition n lives on partition n.
+    /// Key: `partition-<n>`. Compacted; the router's own, read only by router instances.
+    case routerChangelog = "router.changelog"
 
     public var name: String { rawValue }
 
     /// Partition counts used by the dev broker and the compose topic setup.
     public var partitions: Int {
         switch self {
-        case .chatCommands, .chatConversations, .archiveQueries: 12
+        case .chatCommands, .chatConversations, .archiveQueries, .routerChangelog: 12
         case .presenceCommands, .presenceAgents: 6
         case .presenceDepartments, .gatewayReplies: 3
         }
@@ -34,7 +38,7 @@ public enum Topic: String, CaseIterable, Sendable {
     /// `delete` or `compact`, as created on a real Kafka cluster.
     public var cleanupPolicy: String {
         switch self {
-        case .presenceAgents, .presenceDepartments: "compact"
+        case .presenceAgents, .presenceDepartments, .routerChangelog: "compact"
         default: "delete"
         }
     }

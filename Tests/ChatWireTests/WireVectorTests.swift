@@ -42,6 +42,22 @@ enum Samples {
         .transcriptAnswered(TranscriptAnswered(chatId: "c-1", replyTo: "gateway-1", transcript: Transcript(
             chatId: "c-1", departmentId: "support", visitor: visitor, agents: [agent], queuedAt: time, closedAt: time.addingTimeInterval(300),
             messages: [Transcript.Message(messageId: "m-1", sender: visitor, text: "Grüß Gott! 👋", sentAt: time.addingTimeInterval(5))]))),
+        .routerPartitionSnapshot(RouterPartitionSnapshot(partition: 4, epoch: 1_795_428_930_250, sequence: 17, nextCommandOffset: 912, chats: [
+            {
+                var chat = RoutedChat(id: "c-1", departmentId: "support", visitor: visitor, status: .assigned, agent: agent, queuedAt: time,
+                                      handledSeconds: 12.5, activeSince: time.addingTimeInterval(40))
+                chat.passedBy = ["bob"]
+                chat.partition = 4
+                return chat
+            }(),
+        ], published: [RouterPartitionSnapshot.PublishedRecord(WireRecord(topic: .chatConversations, key: "c-1", envelope: Envelope(
+            id: "e-assigned", occurredAt: time.addingTimeInterval(40), correlationID: "r-1", causationID: "e-take", producer: "router-1",
+            event: .chatAssigned(ChatAssigned(chatId: "c-1", departmentId: "support", agent: agent, reason: .manualPick)))))],
+            answeredProposals: ["e-proposal-7"],
+            proposals: [RouterPartitionSnapshot.AssignmentProposal(id: "e-proposal-9", chatId: "c-9", agentId: "bob", sentAt: time.addingTimeInterval(41))])),
+        .chatAssignmentProposed(ChatAssignmentProposed(chatId: "c-9", departmentId: "sales", agent: Participant(role: .agent, id: "bob", displayName: "Bob Berg"),
+                                                       decision: ChatAssigned.Decision(rule: "least_loaded", maxChatsPerAgent: 3,
+                                                                                       candidates: [.init(agentId: "bob", activeChats: 1)]))),
     ]
 
     static func envelope(_ event: WireEvent) -> Envelope {

@@ -1,5 +1,7 @@
-"""Fixtures for the visitor-widget tests: the system (chat-dev), the relay the browser goes
-through, the host page, an agent and a headless Chromium. See helpers.py."""
+"""Fixtures for the browser tests: the system (chat-dev), the relay the browser goes
+through, the host page, an agent and a headless Chromium for the visitor widget; agent
+consoles (each its own Chromium and relay) and visitors over HTTP for the agent console.
+See helpers.py."""
 
 import os
 import pty
@@ -12,19 +14,33 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from helpers import CHROMEDRIVER, CHROMIUM, INSTRUMENT, ROOT, Agent, Gateway, HostSite, Relay, free_port, gateway_allows
+from console_page import ConsolePage
+from helpers import (CHROMEDRIVER, CHROMIUM, CONSOLE_INSTRUMENT, INSTRUMENT, ROOT, Agent, Gateway, HostSite, Relay, Visitor,
+                     free_port, gateway_allows)
 from widget_page import WidgetPage
 
 
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory):
+    yield from chat_dev_system(tmp_path_factory, "livechat")
+
+
+@pytest.fixture(scope="module")
+def offer_gateway(tmp_path_factory):
+    """A second system whose router offers each chat to one agent for 6 s (automatic assignment)."""
+    yield from chat_dev_system(tmp_path_factory, "livechat-offers",
+                               {"ROUTER_ASSIGNMENT": "automatic", "ROUTER_OFFER_TIMEOUT_SECONDS": "6"})
+
+
+def chat_dev_system(tmp_path_factory, name, extra_env=None):
+    """Starts chat-dev (broker and the four services) and yields a Gateway; stops it after."""
     bin_dir = Path(os.environ.get("CHAT_BIN_DIR", ROOT / ".build" / "debug"))
     chat_dev = bin_dir / "chat-dev"
     if not chat_dev.exists():
         pytest.fail(f"{chat_dev} is missing: build first, or set CHAT_BIN_DIR to the folder of the built executables")
-    data = tmp_path_factory.mktemp("livechat")
+    data = tmp_path_factory.mktemp(name)
     port = free_port()
-    env = dict(os.environ, CHAT_BIN_DIR=str(bin_dir), PRESENCE_GRACE_SECONDS="1")
+    env = dict(os.environ, CHAT_BIN_DIR=str(bin_dir), PRESENCE_GRACE_SECONDS="1", **(extra_env or {}))
     # chat-dev's stdout is block-buffered unless it is a terminal: give it a pseudo-terminal
     # so "Live chat is running." arrives when it is printed.
     master, slave = pty.openpty()
@@ -93,17 +109,68 @@ def agent(gateway):
     gateway.wait_department(False)
 
 
-@pytest.fixture
-def browser():
+def chromium(instrument, window_size):
+    """A headless Chromium with `instrument` run in every document before the page's scripts."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,760", "--lang=en-US"):
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={window_size}", "--lang=en-US"):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": INSTRUMENT})
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": instrument})
+    return driver
+
+
+@pytest.fixture
+def browser():
+    driver = chromium(INSTRUMENT, "1000,760")
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def consoles(gateway, request):
+    """Opens agent consoles: `consoles("alice")` is a ConsolePage in its own headless Chromium
+    (1280 px wide), reaching the gateway (or `system`, another Gateway) through its own relay
+    (`page.relay`) so a test can cut one agent's WebSocket. Not signed in yet."""
+    opened = []
+
+    def open_console(name, system=None):
+        relay = Relay(int((system or gateway).base.rsplit(":", 1)[1]))
+        page = ConsolePage(chromium(CONSOLE_INSTRUMENT, "1280,800"), relay.origin, name)
+        page.relay = relay
+        page.system = system or gateway
+        opened.append(page)
+        return page
+    yield open_console
+    report = getattr(request.node, "report_call", None)
+    failed = report is not None and report.failed
+    for page in opened:
+        if failed:
+            page.screenshot(f"failed-{request.node.name}-{page.name}")
+            print(f"---- {page.name}'s browser console ----")
+            for entry in page.driver.get_log("browser"):
+                print(entry.get("level"), entry.get("message"))
+        page.driver.quit()
+        page.relay.close()
+    if failed:
+        for system in {id(page.system): page.system for page in opened}.values() or [gateway]:
+            print(system.log_tails())
+
+
+@pytest.fixture
+def visitors(gateway, consoles):
+    """Starts visitors' chats over HTTP: `visitors("Grete")`. Their chats are ended after the
+    test, while the consoles are still open (this fixture is torn down before `consoles`)."""
+    started = []
+
+    def start(name, system=None):
+        visitor = Visitor(system or gateway, name)
+        started.append(visitor)
+        return visitor
+    yield start
+    for visitor in started:
+        visitor.close()
 
 
 @pytest.fixture

@@ -40,6 +40,23 @@ INSTRUMENT = """
 """
 
 
+# For the agent console: counts beeps as above, and stands in for the browser's Notification
+# API (headless Chromium shows none) so a test can grant permission and read what was shown.
+CONSOLE_INSTRUMENT = INSTRUMENT + """
+(() => {
+  window.__notifications = [];
+  let permission = 'default';
+  class TestNotification {
+    constructor(title, options) { window.__notifications.push({ title, body: (options || {}).body || '', tag: (options || {}).tag || '' }); }
+    close() {}
+    static get permission() { return permission; }
+    static requestPermission() { permission = 'granted'; return Promise.resolve(permission); }
+  }
+  window.Notification = TestNotification;
+})();
+"""
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -306,3 +323,40 @@ def gateway_allows(gateway, origin):
     return (h["preflight allow-origin"] in (origin, "*") and h["departments allow-origin"] in (origin, "*")
             and "authorization" in h["preflight allow-headers"] and "content-type" in h["preflight allow-headers"]
             and "POST" in h["preflight allow-methods"])
+
+
+class Visitor:
+    """A visitor over the HTTP API: starts a chat, writes, reads and ends it."""
+
+    def __init__(self, gateway, name, department=DEPARTMENT):
+        self.gateway = gateway
+        self.name = name
+        status, body, _ = gateway.request("POST", "/api/v1/visitors", {"displayName": name})
+        assert status == 201, body
+        self.token = body["token"]
+        # The router may learn that an agent came online a moment after the gateway does.
+        deadline = time.monotonic() + 10
+        while True:
+            status, body, _ = gateway.request("POST", "/api/v1/chats", {"departmentId": department}, token=self.token)
+            if status != 409 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert status == 201, body
+        self.chat_id = body["chat"]["chatId"]
+
+    def say(self, text):
+        body = {"clientMessageId": "v-" + str(uuid.uuid4()), "text": text}
+        status, answer, _ = self.gateway.request("POST", f"/api/v1/chats/{self.chat_id}/messages", body, token=self.token)
+        assert status == 202, answer
+
+    def texts(self):
+        _, body, _ = self.gateway.request("GET", f"/api/v1/chats/{self.chat_id}/messages", token=self.token)
+        return [m["text"] for m in body["messages"]]
+
+    def chat(self):
+        return self.gateway.request("GET", f"/api/v1/chats/{self.chat_id}", token=self.token)[1]["chat"]
+
+    def close(self):
+        """Ends the chat unless it has ended already."""
+        status, body, _ = self.gateway.request("POST", f"/api/v1/chats/{self.chat_id}/close", token=self.token)
+        assert status == 200 or body.get("error", {}).get("code") == "chat_closed", body

@@ -1,55 +1,7 @@
 import ChatWire
 import Foundation
 
-/// A chat as the router sees it.
-public struct RoutedChat: Sendable, Equatable {
-    public enum Status: String, Sendable {
-        /// `parked`: still the agent's, not active. `transferred`: moved to another
-        /// department (whose owner holds it now).
-        /// `wrapUp`: closed for the visitor; its agent is doing the after-chat work.
-        case queued, offered, assigned, parked, wrapUp = "wrapup", closed, transferred
-    }
-
-    public var id: String
-    public var departmentId: String
-    public var visitor: Participant
-    public var status: Status
-    public var agent: Participant?
-    public var queuedAt: Date
-    /// Active handling time before `activeSince` (kept across parks).
-    public var handledSeconds: Double
-    /// When the current active stretch began (assigned or unparked); nil while not active.
-    public var activeSince: Date?
-    /// Agents invited next to the owner (C6); they leave when the chat leaves its owner.
-    public var invited: [Participant] = []
-    /// While `offered`: to whom, and until when.
-    public var offeredTo: Participant?
-    public var offerExpiresAt: Date?
-    /// Wrap-up time before `wrapUpSince`, and when the running stretch began (nil: paused).
-    public var wrapUpSeconds: Double = 0
-    public var wrapUpSince: Date?
-    /// Agents who let an offer of this chat pass (declined or timed out); offered again only
-    /// when nobody else can take it.
-    public var passedBy: Set<String> = []
-
-    public init(id: String, departmentId: String, visitor: Participant, status: Status, agent: Participant?, queuedAt: Date,
-                handledSeconds: Double = 0, activeSince: Date? = nil, invited: [Participant] = []) {
-        self.invited = invited
-        self.id = id
-        self.departmentId = departmentId
-        self.visitor = visitor
-        self.status = status
-        self.agent = agent
-        self.queuedAt = queuedAt
-        self.handledSeconds = handledSeconds
-        self.activeSince = activeSince
-    }
-
-    /// Handling time up to `now`.
-    public func handlingSeconds(at now: Date) -> Double {
-        handledSeconds + (activeSince.map { max(0, now.timeIntervalSince($0)) } ?? 0)
-    }
-
+extension RoutedChat {
     /// Ends the current active stretch.
     mutating func pauseHandling(at now: Date) {
         handledSeconds = handlingSeconds(at: now)
@@ -64,12 +16,16 @@ public struct RoutingAgent: Sendable, Equatable {
     public var departmentIds: [String]
     /// Online and available: may get chats automatically.
     public var takingChats: Bool
+    /// Not offline (past the grace period or logged out). A new owner of a partition
+    /// returns the chats of offline agents to the queue (see `RouterState.reconcile`).
+    public var online: Bool
 
-    public init(id: String, displayName: String, departmentIds: [String], takingChats: Bool) {
+    public init(id: String, displayName: String, departmentIds: [String], takingChats: Bool, online: Bool = true) {
         self.id = id
         self.displayName = displayName
         self.departmentIds = departmentIds
         self.takingChats = takingChats
+        self.online = online
     }
 }
 
@@ -103,6 +59,8 @@ public enum RouterAction: Sendable, Equatable {
     case saveDepartment(id: String, open: Bool)
     case saveAgent(RoutingAgent)
     case publish(WireRecord)
+    /// A `chat.assignment_proposed` this change answered (see `RouterPartitionSnapshot`).
+    case proposalAnswered(String)
 }
 
 /// The router's decisions as a value type: events in, actions out. It holds the open chats
@@ -115,14 +73,29 @@ public struct RouterState: Sendable {
     public let policy: RoutingPolicy
     /// visitor id + department id → the visitor's open chat there.
     private var openChatByVisitor: [VisitorInDepartment: String] = [:]
+    /// The `chat.commands` partitions whose chats this instance holds (empty: not tracked,
+    /// as in a single instance before its first assignment and in unit tests).
+    public private(set) var ownedPartitions: Set<Int32> = []
+    /// The open chats of partitions other instances own, from their latest changelog
+    /// snapshots: their waiting chats can go to agents homed here, and their agents' chats
+    /// count toward the maximum.
+    public private(set) var remoteChats: [Int32: [RoutedChat]] = [:]
+    /// Chats of other partitions proposed to agents homed here, not answered yet.
+    public private(set) var proposals: [String: RouterPartitionSnapshot.AssignmentProposal] = [:]
+    /// Partitions of `chat.commands`: an agent's home is one of them.
+    public let commandPartitions: Int32
 
     private struct VisitorInDepartment: Hashable {
         var visitorId: String
         var departmentId: String
     }
 
-    public init(openChats: [RoutedChat] = [], openDepartments: Set<String> = [], agents: [RoutingAgent] = [], policy: RoutingPolicy = RoutingPolicy()) {
+    public init(openChats: [RoutedChat] = [], openDepartments: Set<String> = [], agents: [RoutingAgent] = [],
+                remoteChats: [Int32: [RoutedChat]] = [:], commandPartitions: Int32 = Int32(Topic.chatCommands.partitions),
+                policy: RoutingPolicy = RoutingPolicy()) {
         self.policy = policy
+        self.remoteChats = remoteChats
+        self.commandPartitions = max(1, commandPartitions)
         for agent in agents { self.agents[agent.id] = agent }
         for chat in openChats where chat.status != .closed {
             self.openChats[chat.id] = chat
@@ -135,8 +108,10 @@ public struct RouterState: Sendable {
     /// writes; `now` stamps them. With automatic assignment, every event is also a chance to
     /// give waiting chats to agents who have room: a chat never waits while an eligible agent
     /// has capacity, whatever toggled in between.
-    public mutating func handle(_ envelope: Envelope, producer: String, now: Date, isClosed: (String) -> Bool) -> [RouterAction] {
-        let actions = decide(envelope, producer: producer, now: now, isClosed: isClosed)
+    /// `partition` is the `chat.commands` partition a command arrived on (chats it creates
+    /// belong to that partition); nil for presence events.
+    public mutating func handle(_ envelope: Envelope, partition: Int32? = nil, producer: String, now: Date, isClosed: (String) -> Bool) -> [RouterAction] {
+        let actions = decide(envelope, partition: partition ?? 0, producer: producer, now: now, isClosed: isClosed)
         guard policy.assignment == .automatic else { return actions }
         return actions + assignWaitingChats(cause: envelope, producer: producer, now: now)
     }
@@ -146,14 +121,125 @@ public struct RouterState: Sendable {
         loads()[agentId, default: 0]
     }
 
-    /// Every agent's load in one pass over the open chats.
+    /// Every agent's load: the open chats here, those the owners of the other partitions
+    /// last reported, and proposals still in flight.
     private func loads() -> [String: Int] {
+        var loads = Self.loads(of: openChats.values)
+        for (partition, chats) in remoteChats where !ownedPartitions.contains(partition) {
+            loads.merge(Self.loads(of: chats), uniquingKeysWith: +)
+        }
+        for proposal in proposals.values { loads[proposal.agentId, default: 0] += 1 }
+        return loads
+    }
+
+    /// The partition whose owner keeps this agent's maximum (FNV-1a of the id, so every
+    /// instance computes the same).
+    public func homePartition(of agentId: String) -> Int32 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in agentId.utf8 {
+            hash ^= UInt32(byte)
+            hash = hash &* 16_777_619
+        }
+        return Int32(hash % UInt32(commandPartitions))
+    }
+
+    /// Whether this instance decides automatic assignments for the agent. Without tracked
+    /// partitions (a lone instance before its first assignment, unit tests) it does.
+    func isHomedHere(_ agentId: String) -> Bool {
+        ownedPartitions.isEmpty || ownedPartitions.contains(homePartition(of: agentId))
+    }
+
+    /// Proposals for agents homed in `partition`, for its snapshot.
+    public func proposals(homedIn partition: Int32) -> [RouterPartitionSnapshot.AssignmentProposal] {
+        proposals.values.filter { homePartition(of: $0.agentId) == partition }.sorted { ($0.sentAt, $0.id) < ($1.sentAt, $1.id) }
+    }
+
+    /// Active chats per agent among `chats`: assigned ones, and offers that hold a place.
+    public static func loads(of chats: some Sequence<RoutedChat>) -> [String: Int] {
         var loads: [String: Int] = [:]
-        for chat in openChats.values {
+        for chat in chats {
             if chat.status == .assigned, let agent = chat.agent { loads[agent.id, default: 0] += 1 }
             if chat.status == .offered, let agent = chat.offeredTo { loads[agent.id, default: 0] += 1 }
         }
         return loads
+    }
+
+    // MARK: Partitions (scale-out)
+
+    /// The open chats of one partition, in queue order: the body of its snapshot.
+    public func chats(in partition: Int32) -> [RoutedChat] {
+        openChats.values.filter { $0.partition == partition }.sorted { ($0.queuedAt, $0.id) < ($1.queuedAt, $1.id) }
+    }
+
+    /// Takes over a partition with its chats (restored from the changelog or the store) and
+    /// the proposals in flight for agents homed there.
+    public mutating func adopt(partition: Int32, chats: [RoutedChat], proposals restored: [RouterPartitionSnapshot.AssignmentProposal] = []) {
+        release(partitions: [partition])
+        ownedPartitions.insert(partition)
+        remoteChats[partition] = nil
+        // Keep only proposals whose chat still waits: answers that came before this
+        // takeover were not noticed here.
+        let waiting = Set(remoteChats.values.joined().filter { $0.status == .queued }.map(\.id))
+        for proposal in restored where waiting.contains(proposal.chatId) { proposals[proposal.id] = proposal }
+        for chat in chats where chat.status != .closed && chat.status != .transferred {
+            var chat = chat
+            chat.partition = partition
+            openChats[chat.id] = chat
+            openChatByVisitor[VisitorInDepartment(visitorId: chat.visitor.id, departmentId: chat.departmentId)] = chat.id
+        }
+    }
+
+    /// Forgets the chats of partitions another instance owns from now on; nothing decided
+    /// here touches them afterwards.
+    public mutating func release(partitions: Set<Int32>) {
+        ownedPartitions.subtract(partitions)
+        // Until the next owner's first snapshot, what this instance knew stands in for it.
+        for partition in partitions { remoteChats[partition] = chats(in: partition) }
+        for chat in openChats.values where partitions.contains(chat.partition) {
+            openChats[chat.id] = nil
+            openChatByVisitor[VisitorInDepartment(visitorId: chat.visitor.id, departmentId: chat.departmentId)] = nil
+        }
+    }
+
+    /// Another owner's snapshot: its waiting chats may go to agents homed here, its
+    /// assigned chats count toward their maximum, and it answers proposals sent from here.
+    public mutating func noteRemote(_ snapshot: RouterPartitionSnapshot, producer: String, now: Date) -> [RouterAction] {
+        guard !ownedPartitions.contains(snapshot.partition) else { return [] }
+        remoteChats[snapshot.partition] = snapshot.chats
+        for id in snapshot.answeredProposals { proposals[id] = nil }
+        guard policy.assignment == .automatic else { return [] }
+        return assignWaitingChats(cause: nil, producer: producer, now: now)
+    }
+
+    /// After a takeover: the old owner may have missed presence changes. Chats of agents
+    /// who are offline go back to the queue, offers to agents who stopped taking chats are
+    /// withdrawn, and waiting chats get agents (automatic assignment).
+    public mutating func reconcile(producer: String, now: Date) -> [RouterAction] {
+        var actions: [RouterAction] = []
+        let chats = openChats.values.sorted { ($0.queuedAt, $0.id) < ($1.queuedAt, $1.id) }
+        for chat in chats where chat.status == .offered {
+            if let agent = chat.offeredTo, agents[agent.id]?.takingChats == false {
+                actions += withdrawOffer(chat, reason: .agentOffline, cause: nil, producer: producer, now: now)
+            }
+        }
+        for chat in chats where chat.status == .assigned || chat.status == .parked {
+            guard let agent = chat.agent, agents[agent.id]?.online == false else { continue }
+            actions += requeue(chat, previousAgent: agent, cause: nil, producer: producer, now: now)
+        }
+        guard policy.assignment == .automatic else { return actions }
+        return actions + assignWaitingChats(cause: nil, producer: producer, now: now)
+    }
+
+    private mutating func requeue(_ chat: RoutedChat, previousAgent: Participant, cause: Envelope?, producer: String, now: Date) -> [RouterAction] {
+        var requeued = chat
+        requeued.status = .queued
+        requeued.agent = nil
+        requeued.invited = []
+        requeued.pauseHandling(at: now)
+        openChats[chat.id] = requeued
+        let event = ChatRequeued(chatId: chat.id, departmentId: chat.departmentId, previousAgent: previousAgent, reason: .agentOffline)
+        return [.saveChat(requeued), .publish(WireRecord(topic: .chatConversations, key: chat.id,
+                                                          envelope: envelope(.chatRequeued(event), cause: cause, producer: producer, now: now)))]
     }
 
     /// Withdraws offers whose time ran out and offers those chats to the next agents.
@@ -185,13 +271,23 @@ public struct RouterState: Sendable {
                                                          envelope: envelope(.chatOfferWithdrawn(event), cause: cause, producer: producer, now: now)))]
     }
 
+    /// Automatic assignment, oldest waiting chat first, each to the least-loaded agent
+    /// homed here who takes chats and is below the maximum. Chats of this instance's
+    /// partitions are assigned (or offered) at once; those of other partitions are proposed
+    /// to their owner.
     private mutating func assignWaitingChats(cause: Envelope?, producer: String, now: Date) -> [RouterAction] {
-        var actions: [RouterAction] = []
-        let waiting = openChats.values.filter { $0.status == .queued }.sorted { ($0.queuedAt, $0.id) < ($1.queuedAt, $1.id) }
+        // An answer lost with a crashed owner must not hold the agent's place forever.
+        proposals = proposals.filter { now.timeIntervalSince($0.value.sentAt) < Self.proposalLifetime }
+        let proposed = Set(proposals.values.map(\.chatId))
+        let remote = remoteChats.filter { !ownedPartitions.contains($0.key) }.values.joined()
+        let waiting = (Array(openChats.values) + remote.filter { !proposed.contains($0.id) })
+            .filter { $0.status == .queued }
+            .sorted { ($0.queuedAt, $0.id) < ($1.queuedAt, $1.id) }
         guard !waiting.isEmpty else { return [] }
+        var actions: [RouterAction] = []
         var loads = loads()
-        let available = agents.values.filter(\.takingChats)
-        for var chat in waiting {
+        let available = agents.values.filter { $0.takingChats && isHomedHere($0.id) }
+        for chat in waiting {
             let candidates = available
                 .filter { $0.departmentIds.contains(chat.departmentId) }
                 .map { (agent: $0, load: loads[$0.id, default: 0]) }
@@ -202,27 +298,43 @@ public struct RouterState: Sendable {
             let agent = Participant(role: .agent, id: chosen.agent.id, displayName: chosen.agent.displayName)
             let decision = ChatAssigned.Decision(rule: "least_loaded", maxChatsPerAgent: policy.maxChatsPerAgent,
                                                  candidates: candidates.map { .init(agentId: $0.agent.id, activeChats: $0.load) })
-            let event: WireEvent
-            if policy.offerTimeoutSeconds > 0 {
-                chat.status = .offered
-                chat.offeredTo = agent
-                chat.offerExpiresAt = now.addingTimeInterval(TimeInterval(policy.offerTimeoutSeconds))
-                event = .chatOffered(ChatOffered(chatId: chat.id, departmentId: chat.departmentId, agent: agent, expiresAt: chat.offerExpiresAt!, decision: decision))
+            if openChats[chat.id] != nil {
+                actions += assign(chat, to: agent, decision: decision, cause: cause, producer: producer, now: now)
             } else {
-                chat.status = .assigned
-                chat.agent = agent
-                chat.activeSince = now
-                event = .chatAssigned(ChatAssigned(chatId: chat.id, departmentId: chat.departmentId, agent: agent, reason: .automatic, decision: decision))
+                let proposal = envelope(.chatAssignmentProposed(ChatAssignmentProposed(chatId: chat.id, departmentId: chat.departmentId, agent: agent, decision: decision)),
+                                        cause: cause, producer: producer, now: now)
+                proposals[proposal.id] = RouterPartitionSnapshot.AssignmentProposal(id: proposal.id, chatId: chat.id, agentId: agent.id, sentAt: now)
+                actions.append(.publish(WireRecord(topic: .chatCommands, key: chat.departmentId, envelope: proposal)))
             }
-            openChats[chat.id] = chat
             loads[agent.id, default: 0] += 1
-            actions += [.saveChat(chat), .publish(WireRecord(topic: .chatConversations, key: chat.id,
-                                                              envelope: envelope(event, cause: cause, producer: producer, now: now)))]
         }
         return actions
     }
 
-    private mutating func decide(_ envelope: Envelope, producer: String, now: Date, isClosed: (String) -> Bool) -> [RouterAction] {
+    /// How long a proposal counts toward its agent's load without an answer.
+    static let proposalLifetime: TimeInterval = 30
+
+    /// Assigns a waiting chat of this instance, or offers it when offers are on.
+    private mutating func assign(_ chat: RoutedChat, to agent: Participant, decision: ChatAssigned.Decision, cause: Envelope?,
+                                 producer: String, now: Date) -> [RouterAction] {
+        var chat = chat
+        let event: WireEvent
+        if policy.offerTimeoutSeconds > 0 {
+            chat.status = .offered
+            chat.offeredTo = agent
+            chat.offerExpiresAt = now.addingTimeInterval(TimeInterval(policy.offerTimeoutSeconds))
+            event = .chatOffered(ChatOffered(chatId: chat.id, departmentId: chat.departmentId, agent: agent, expiresAt: chat.offerExpiresAt!, decision: decision))
+        } else {
+            chat.status = .assigned
+            chat.agent = agent
+            chat.activeSince = now
+            event = .chatAssigned(ChatAssigned(chatId: chat.id, departmentId: chat.departmentId, agent: agent, reason: .automatic, decision: decision))
+        }
+        openChats[chat.id] = chat
+        return [.saveChat(chat), .publish(WireRecord(topic: .chatConversations, key: chat.id, envelope: envelope(event, cause: cause, producer: producer, now: now)))]
+    }
+
+    private mutating func decide(_ envelope: Envelope, partition: Int32, producer: String, now: Date, isClosed: (String) -> Bool) -> [RouterAction] {
         func publish(_ chatId: String, _ event: WireEvent) -> RouterAction {
             .publish(WireRecord(topic: .chatConversations, key: chatId, envelope: .caused(by: envelope, producer: producer, event: event, at: now)))
         }
@@ -246,7 +358,7 @@ public struct RouterState: Sendable {
 
         case .agentPresenceChanged(let presence):
             let agent = RoutingAgent(id: presence.agentId, displayName: presence.displayName, departmentIds: presence.departmentIds,
-                                     takingChats: presence.takingChats)
+                                     takingChats: presence.takingChats, online: presence.status != .offline)
             var actions: [RouterAction] = agents[agent.id] == agent ? [] : [.saveAgent(agent)]
             agents[agent.id] = agent
             if !agent.takingChats {
@@ -261,14 +373,7 @@ public struct RouterState: Sendable {
             let held = openChats.values.filter { ($0.status == .assigned || $0.status == .parked) && $0.agent?.id == presence.agentId }
                 .sorted { ($0.queuedAt, $0.id) < ($1.queuedAt, $1.id) }
             for chat in held {
-                var requeued = chat
-                requeued.status = .queued
-                requeued.agent = nil
-                requeued.invited = []
-                requeued.pauseHandling(at: now)
-                openChats[chat.id] = requeued
-                let event = ChatRequeued(chatId: chat.id, departmentId: chat.departmentId, previousAgent: chat.agent!, reason: .agentOffline)
-                actions += [.saveChat(requeued), publish(chat.id, .chatRequeued(event))]
+                actions += requeue(chat, previousAgent: chat.agent!, cause: envelope, producer: producer, now: now)
             }
             return actions
 
@@ -283,7 +388,8 @@ public struct RouterState: Sendable {
             guard openDepartments.contains(request.departmentId) else {
                 return reject(request.chatId, .departmentClosed, "No agent of this department is available right now.")
             }
-            let chat = RoutedChat(id: request.chatId, departmentId: request.departmentId, visitor: request.visitor, status: .queued, agent: nil, queuedAt: now)
+            var chat = RoutedChat(id: request.chatId, departmentId: request.departmentId, visitor: request.visitor, status: .queued, agent: nil, queuedAt: now)
+            chat.partition = partition
             openChats[chat.id] = chat
             openChatByVisitor[visitorKey] = chat.id
             return [.saveChat(chat), publish(chat.id, .chatQueued(ChatQueued(chatId: chat.id, departmentId: chat.departmentId, visitor: chat.visitor, queuedAt: now)))]
@@ -391,10 +497,24 @@ public struct RouterState: Sendable {
                 return reject(chat.id, .unknownAction, "Unknown action '\(request.action.rawValue)'.")
             }
 
+        case .chatAssignmentProposed(let proposal):
+            // Another instance keeps this agent's maximum and chose them for this chat; take
+            // them if the chat still waits and they still take chats. Answered either way.
+            proposals[envelope.id] = nil
+            let answered: [RouterAction] = [.proposalAnswered(envelope.id)]
+            guard let chat = openChats[proposal.chatId], chat.departmentId == proposal.departmentId, chat.status == .queued,
+                  let agent = agents[proposal.agent.id], agent.takingChats, agent.departmentIds.contains(chat.departmentId) else {
+                return answered
+            }
+            return answered + assign(chat, to: proposal.agent, decision: proposal.decision, cause: envelope, producer: producer, now: now)
+
         case .chatTransferIn(let transfer):
+            // A new owner may publish a hand-over again (same event, after a takeover).
+            guard openChats[transfer.chatId] == nil else { return [] }
             // Admit a chat another department handed over; it keeps its original place.
-            let chat = RoutedChat(id: transfer.chatId, departmentId: transfer.departmentId, visitor: transfer.visitor,
+            var chat = RoutedChat(id: transfer.chatId, departmentId: transfer.departmentId, visitor: transfer.visitor,
                                   status: .queued, agent: nil, queuedAt: transfer.queuedAt)
+            chat.partition = partition
             openChats[chat.id] = chat
             openChatByVisitor[VisitorInDepartment(visitorId: chat.visitor.id, departmentId: chat.departmentId)] = chat.id
             // Readers move the chat to this department only now that its owner holds it, so

@@ -56,10 +56,44 @@ enum RouterStore {
                 table.add(column: "wrap_up_since", .double)
             }
         }),
+        ("router-7", { db in
+            // Chats from before partitions were tracked are adopted by whoever is assigned partition 0.
+            try db.alter(table: "chats") { $0.add(column: "partition", .integer).notNull().defaults(to: 0) }
+            try db.create(index: "chats_partition", on: "chats", columns: ["partition", "status"])
+            try db.alter(table: "agents") { $0.add(column: "online", .boolean).notNull().defaults(to: true) }
+            try db.create(table: "partition_state") { table in
+                table.column("partition", .integer).primaryKey()
+                table.column("epoch", .integer).notNull()
+                table.column("sequence", .integer).notNull()
+            }
+            try db.create(table: "remote_snapshots") { table in
+                table.column("partition", .integer).primaryKey()
+                table.column("chats", .text).notNull()
+            }
+        }),
     ]
 
-    static func loadState(_ db: Database, policy: RoutingPolicy) throws -> RouterState {
-        let chats = try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE status IN ('queued', 'offered', 'assigned', 'parked', 'wrapup')").map { row -> RoutedChat in
+    static let openStatuses = "('queued', 'offered', 'assigned', 'parked', 'wrapup')"
+
+    /// Departments, agents and other partitions' chats; this instance's chats come with
+    /// partition assignments.
+    static func loadState(_ db: Database, policy: RoutingPolicy, commandPartitions: Int32) throws -> RouterState {
+        let open = try String.fetchAll(db, sql: "SELECT id FROM departments WHERE open")
+        let agents = try Row.fetchAll(db, sql: "SELECT * FROM agents").map { row in
+            RoutingAgent(id: row["id"], displayName: row["display_name"],
+                         departmentIds: (row["department_ids"] as String).split(separator: ",").map(String.init),
+                         takingChats: row["taking_chats"], online: row["online"])
+        }
+        var remoteChats: [Int32: [RoutedChat]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT partition, chats FROM remote_snapshots") {
+            remoteChats[row["partition"]] = try? WireCodec.decodeValue([RoutedChat].self, from: Data((row["chats"] as String).utf8))
+        }
+        return RouterState(openDepartments: Set(open), agents: agents, remoteChats: remoteChats, commandPartitions: commandPartitions, policy: policy)
+    }
+
+    /// The open chats of one partition as this store last saw them.
+    static func openChats(_ db: Database, partition: Int32) throws -> [RoutedChat] {
+        try Row.fetchAll(db, sql: "SELECT * FROM chats WHERE partition = ? AND status IN \(openStatuses)", arguments: [partition]).map { row -> RoutedChat in
             let agentId: String? = row["agent_id"]
             let offeredId: String? = row["offered_to_id"]
             var chat = RoutedChat(
@@ -76,15 +110,41 @@ enum RouterStore {
             chat.wrapUpSeconds = row["wrap_up_seconds"]
             chat.wrapUpSince = (row["wrap_up_since"] as Double?).map(Date.init(timeIntervalSince1970:))
             chat.passedBy = Set((try? JSONDecoder().decode([String].self, from: Data((row["passed_by"] as String).utf8))) ?? [])
+            chat.partition = row["partition"]
             return chat
         }
-        let open = try String.fetchAll(db, sql: "SELECT id FROM departments WHERE open")
-        let agents = try Row.fetchAll(db, sql: "SELECT * FROM agents").map { row in
-            RoutingAgent(id: row["id"], displayName: row["display_name"],
-                         departmentIds: (row["department_ids"] as String).split(separator: ",").map(String.init),
-                         takingChats: row["taking_chats"])
+    }
+
+    /// Replaces the partition's open chats with a snapshot's.
+    static func replaceOpenChats(_ db: Database, partition: Int32, with chats: [RoutedChat]) throws {
+        try db.execute(sql: "DELETE FROM chats WHERE partition = ? AND status IN \(openStatuses)", arguments: [partition])
+        for chat in chats { try apply(.saveChat(chat), in: db) }
+    }
+
+    /// Where this store is in a partition's history: (0, 0) when it never owned it.
+    static func position(_ db: Database, partition: Int32) throws -> (epoch: Int64, sequence: Int64) {
+        guard let row = try Row.fetchOne(db, sql: "SELECT epoch, sequence FROM partition_state WHERE partition = ?", arguments: [partition]) else {
+            return (0, 0)
         }
-        return RouterState(openChats: chats, openDepartments: Set(open), agents: agents, policy: policy)
+        return (row["epoch"], row["sequence"])
+    }
+
+    static func savePosition(_ db: Database, partition: Int32, epoch: Int64, sequence: Int64) throws {
+        try db.execute(sql: """
+            INSERT INTO partition_state (partition, epoch, sequence) VALUES (?, ?, ?)
+            ON CONFLICT (partition) DO UPDATE SET epoch = excluded.epoch, sequence = excluded.sequence
+            """, arguments: [partition, epoch, sequence])
+    }
+
+    static func saveRemoteChats(_ db: Database, partition: Int32, chats: [RoutedChat]) throws {
+        let text = String(decoding: try WireCodec.encodeValue(chats), as: UTF8.self)
+        try db.execute(sql: "INSERT INTO remote_snapshots (partition, chats) VALUES (?, ?) ON CONFLICT (partition) DO UPDATE SET chats = excluded.chats",
+                       arguments: [partition, text])
+    }
+
+    /// The partition a chat of this store belongs to, if the store knows the chat.
+    static func partition(_ db: Database, chatId: String) throws -> Int32? {
+        try Int32.fetchOne(db, sql: "SELECT partition FROM chats WHERE id = ?", arguments: [chatId])
     }
 
     static func isClosed(_ db: Database, chatId: String) throws -> Bool {
@@ -97,9 +157,9 @@ enum RouterStore {
             try db.execute(
                 sql: """
                 INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, agent_id, agent_name, queued_at, handled_seconds,
-                    active_since, invited, offered_to_id, offered_to_name, offer_expires_at, passed_by, wrap_up_seconds, wrap_up_since)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET department_id = excluded.department_id, status = excluded.status,
+                    active_since, invited, offered_to_id, offered_to_name, offer_expires_at, passed_by, wrap_up_seconds, wrap_up_since, partition)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET department_id = excluded.department_id, status = excluded.status, partition = excluded.partition,
                     agent_id = excluded.agent_id, agent_name = excluded.agent_name,
                     handled_seconds = excluded.handled_seconds, active_since = excluded.active_since, invited = excluded.invited,
                     offered_to_id = excluded.offered_to_id, offered_to_name = excluded.offered_to_name,
@@ -112,20 +172,22 @@ enum RouterStore {
                             String(decoding: try JSONEncoder().encode(chat.invited), as: UTF8.self),
                             chat.offeredTo?.id, chat.offeredTo?.displayName, chat.offerExpiresAt?.timeIntervalSince1970,
                             String(decoding: try JSONEncoder().encode(chat.passedBy.sorted()), as: UTF8.self),
-                            chat.wrapUpSeconds, chat.wrapUpSince?.timeIntervalSince1970])
+                            chat.wrapUpSeconds, chat.wrapUpSince?.timeIntervalSince1970, chat.partition])
         case .saveDepartment(let id, let open):
             try db.execute(sql: "INSERT INTO departments (id, open) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open",
                            arguments: [id, open])
         case .saveAgent(let agent):
             try db.execute(
                 sql: """
-                INSERT INTO agents (id, display_name, department_ids, taking_chats) VALUES (?, ?, ?, ?)
+                INSERT INTO agents (id, display_name, department_ids, taking_chats, online) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, department_ids = excluded.department_ids,
-                    taking_chats = excluded.taking_chats
+                    taking_chats = excluded.taking_chats, online = excluded.online
                 """,
-                arguments: [agent.id, agent.displayName, agent.departmentIds.joined(separator: ","), agent.takingChats])
+                arguments: [agent.id, agent.displayName, agent.departmentIds.joined(separator: ","), agent.takingChats, agent.online])
         case .publish(let record):
             try record.appendToOutbox(db)
+        case .proposalAnswered:
+            break
         }
     }
 }

@@ -1,0 +1,1224 @@
+/* livechat agent console. Plain JavaScript, no dependencies, served by the gateway at
+   /console.html. It uses only the gateway's HTTP API (docs/openapi.yaml) and WebSocket
+   protocol (docs/realtime.md); docs/console.md describes the screens. Everything a visitor
+   or another agent wrote is put into the page with textContent, never as markup. */
+(() => {
+  'use strict';
+  const API = location.origin + '/api/v1';
+  const SOCKET = location.origin.replace(/^http/, 'ws') + '/api/v1/socket';
+  const KEY = 'livechat-console'; // sessionStorage: survives a reload of this tab only
+  const MUTE_KEY = 'livechat-console:muted'; // localStorage: a setting of this browser
+
+  // ---- Small helpers ----
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, props, ...kids) => {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === 'text') node.textContent = value;
+      else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? '' : value);
+    }
+    node.append(...kids); // strings become text nodes
+    return node;
+  };
+  const button = (label, props) => el('button', Object.assign({ type: 'button' }, props), label);
+  const ms = (iso) => (iso ? Date.parse(iso) : NaN);
+  const pad = (n) => String(n).padStart(2, '0');
+  function duration(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+  }
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID(); // secure contexts only
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64;
+    b[8] = (b[8] & 63) | 128;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  // ---- What survives a reload (this tab only) ----
+  // {token, id, displayName, chats: {chatId: {seen, heard}}, pending: [{chatId, id, text}], selected}
+  let saved = {};
+  try { saved = JSON.parse(sessionStorage.getItem(KEY)) || {}; } catch (e) { saved = {}; }
+  saved.chats = saved.chats || {};
+  saved.pending = saved.pending || [];
+  function save() {
+    if (!me) return;
+    const chats = {};
+    for (const [id, conv] of convs) if (conv.mine) chats[id] = { seen: conv.seen, heard: conv.heard };
+    saved = { token: me.token, id: me.id, displayName: me.displayName, chats, pending: saved.pending, selected: selectedId };
+    try { sessionStorage.setItem(KEY, JSON.stringify(saved)); } catch (e) { /* storage blocked: memory only */ }
+  }
+  let muted = false;
+  try { muted = localStorage.getItem(MUTE_KEY) === '1'; } catch (e) { /* default */ }
+
+  // ---- State ----
+  let me = null; // {token, id, displayName}
+  let ws = null, live = false, tries = 0, retryTimer = 0, retryAt = 0, connectedOnce = false;
+  let resumeListed = new Set(); // chats listed in `resume` by the current socket
+  const waiting = new Map(); // chatId -> Chat waiting in one of my departments (queued/offered)
+  const convs = new Map(); // chatId -> conversation (see newConv); `mine` while I take part
+  const overview = new Map(); // departmentId -> {queue, at}
+  const departments = new Map(); // departmentId -> Department
+  let people = null; // [Agent] from /people, null until read
+  let selectedId = null;
+  const busyButtons = new Set(); // requests in flight, by a key, so a double click sends once
+  const touched = new Map(); // chatId -> when its state last changed here (performance.now())
+
+  const deptName = (id) => (departments.get(id) || overview.get(id)?.queue || { displayName: id }).displayName;
+  const myPerson = () => (people || []).find((p) => p.agentId === (me && me.id));
+  const isOwner = (c) => !!(c && c.agent && me && c.agent.id === me.id);
+  const isInvited = (c) => !!(c && me && (c.invitedAgents || []).some((a) => a.id === me.id));
+  const inWrapUp = (c) => c.status === 'closed' && isOwner(c) && !(c.wrapUp && c.wrapUp.state === 'done');
+  function takesPart(c) {
+    if (c.status === 'assigned' || c.status === 'parked') return isOwner(c) || isInvited(c);
+    return inWrapUp(c);
+  }
+
+  // ---- The page ----
+  const ui = {
+    login: $('login'), loginForm: $('login-form'), agentId: $('agent-id'), loginError: $('login-error'), loginButton: $('login-button'),
+    app: $('app'), meName: $('me-name'), meState: $('me-state'),
+    available: $('toggle-available'), busy: $('toggle-busy'), mute: $('toggle-mute'), notify: $('enable-notifications'), signOut: $('sign-out'),
+    banner: $('banner'), bannerText: $('banner-text'), reconnectNow: $('reconnect-now'), alerts: $('alerts'), info: $('info'),
+    incoming: $('incoming'), incomingCount: $('incoming-count'), incomingEmpty: $('incoming-empty'),
+    active: $('active'), parked: $('parked'), wrapups: $('wrapups'), mineCount: $('mine-count'), mineEmpty: $('mine-empty'),
+    activeTitle: $('active-title'), parkedTitle: $('parked-title'), wrapupTitle: $('wrapup-title'),
+    chatEmpty: $('chat-empty'), chatView: $('chat-view'), chatTitle: $('chat-title'), chatMeta: $('chat-meta'), chatNote: $('chat-note'),
+    actions: $('chat-actions'), park: $('act-park'), unpark: $('act-unpark'), transfer: $('act-transfer'), invite: $('act-invite'),
+    ret: $('act-return'), close: $('act-close'),
+    wrapBar: $('wrapup-bar'), wrapTimer: $('wrapup-timer'), wrapPaused: $('wrapup-paused'),
+    wrapPause: $('wrapup-pause'), wrapResume: $('wrapup-resume'), wrapDone: $('wrapup-done'),
+    log: $('log'), composer: $('composer'), compose: $('compose'), composeLabel: $('compose-label'), send: $('send'),
+    queues: document.querySelector('#queues tbody'), people: $('people'),
+    confirm: $('confirm'), confirmTitle: $('confirm-title'), confirmText: $('confirm-text'), confirmYes: $('confirm-yes'), confirmNo: $('confirm-no'),
+    pick: $('pick'), pickTitle: $('pick-title'), pickOptions: $('pick-options'), pickNone: $('pick-none'), pickYes: $('pick-yes'), pickNo: $('pick-no'),
+  };
+
+  // ---- Errors and notes: shown, never swallowed ----
+  function showError(what, err) {
+    const code = err && err.code ? ` (${err.code})` : '';
+    const text = `${what}: ${(err && err.message) || err}${code}`;
+    const item = el('div', { class: 'alert', 'data-code': (err && err.code) || '' },
+      el('span', { text }),
+      button('Dismiss', { class: 'btn small ghost', 'aria-label': 'Dismiss: ' + text, onclick: () => item.remove() }));
+    ui.alerts.append(item);
+    while (ui.alerts.children.length > 5) ui.alerts.firstChild.remove();
+    console.warn('livechat console: ' + text);
+  }
+  let noteTimer = 0;
+  function note(text) {
+    ui.info.textContent = text; // shown, and read out by screen readers (polite)
+    clearTimeout(noteTimer);
+    noteTimer = setTimeout(() => { ui.info.textContent = ''; }, 10000);
+  }
+
+  // ---- HTTP ----
+  async function call(method, path, body, anonymous) {
+    const headers = {};
+    if (!anonymous && me) headers.Authorization = 'Bearer ' + me.token;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let res;
+    try {
+      res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) {
+      const err = new Error('The server cannot be reached.');
+      err.code = 'network';
+      throw err;
+    }
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const err = new Error((data.error && data.error.message) || `HTTP ${res.status}`);
+      err.status = res.status;
+      err.code = data.error && data.error.code;
+      if (res.status === 401 && !anonymous && me) expired();
+      throw err;
+    }
+    return data;
+  }
+
+  // Runs one request per key at a time; the error is shown with `what`.
+  async function act(key, what, request) {
+    if (busyButtons.has(key)) return null;
+    busyButtons.add(key);
+    render();
+    try {
+      return await request();
+    } catch (err) {
+      showError(what, err);
+      return null;
+    } finally {
+      busyButtons.delete(key);
+      render();
+    }
+  }
+
+  // ---- Signing in and out ----
+  async function signIn(e) {
+    e.preventDefault();
+    const id = ui.agentId.value.trim();
+    if (!id) {
+      ui.loginError.textContent = 'Please enter your agent id.';
+      ui.agentId.setAttribute('aria-invalid', 'true');
+      ui.agentId.focus();
+      return;
+    }
+    ui.agentId.removeAttribute('aria-invalid');
+    ui.loginError.textContent = '';
+    ui.loginButton.disabled = true;
+    try {
+      const session = await call('POST', '/agents/sessions', { agentId: id }, true);
+      saved = { chats: {}, pending: [] };
+      start({ token: session.token, id: session.id, displayName: session.displayName });
+    } catch (err) {
+      ui.loginError.textContent = `Could not sign in: ${err.message}`;
+      ui.agentId.setAttribute('aria-invalid', 'true');
+      ui.agentId.focus();
+    } finally {
+      ui.loginButton.disabled = false;
+    }
+  }
+
+  async function signOut() {
+    const held = [...convs.values()].filter((c) => c.mine && c.chat && c.chat.status !== 'closed').length;
+    if (held && !(await confirmDialog('Sign out?',
+      `You hold ${held} chat${held === 1 ? '' : 's'}. Once you are signed out, your active chats go back to the queue.`, 'Sign out'))) return;
+    stop();
+    showLogin('');
+  }
+
+  function expired() {
+    stop();
+    showLogin('Your session has expired. Please sign in again.');
+  }
+
+  function stop() {
+    me = null;
+    try { sessionStorage.removeItem(KEY); } catch (e) { /* nothing kept */ }
+    saved = { chats: {}, pending: [] };
+    clearTimeout(retryTimer);
+    const s = ws;
+    ws = null;
+    live = false;
+    if (s) s.close(1000, 'signed out');
+    waiting.clear();
+    convs.clear();
+    overview.clear();
+    people = null;
+    selectedId = null;
+    ui.alerts.textContent = '';
+    ui.log.textContent = '';
+    for (const list of [ui.incoming, ui.active, ui.parked, ui.wrapups, ui.people, ui.queues]) list.textContent = '';
+  }
+
+  function showLogin(message) {
+    ui.app.hidden = true;
+    ui.login.hidden = false;
+    ui.loginError.textContent = message;
+    document.title = 'Agent console · livechat';
+    ui.agentId.focus();
+  }
+
+  function start(session) {
+    me = session;
+    ui.login.hidden = true;
+    ui.app.hidden = false;
+    ui.meName.textContent = me.displayName;
+    // Chats and unsent messages this tab knew before a reload.
+    for (const [id, marks] of Object.entries(saved.chats || {})) {
+      const conv = ensureConv(id);
+      conv.seen = marks.seen || 0;
+      conv.heard = marks.heard || 0;
+      conv.mine = true; // until the server says otherwise
+    }
+    for (const p of saved.pending) queueBubble(p);
+    selectedId = saved.selected && convs.has(saved.selected) ? saved.selected : null;
+    save();
+    refreshDepartments();
+    connect();
+    render();
+    if (selectedId) select(selectedId);
+  }
+
+  // ---- Conversations ----
+  function ensureConv(chatId) {
+    let conv = convs.get(chatId);
+    if (!conv) {
+      conv = {
+        id: chatId, chat: null, mine: false, mineSince: 0,
+        msgs: new Map(), // seq -> Message
+        contig: 0, // every seq up to here is held: what `resume` asks after
+        seen: 0, heard: 0, unread: 0, draft: '',
+        list: el('ol', { class: 'msgs' }), pend: el('ol', { class: 'msgs pending' }),
+        outbox: new Map(), // clientMessageId -> bubble of my messages not stored yet
+      };
+      convs.set(chatId, conv);
+    }
+    return conv;
+  }
+
+  const shape = (c) => [c.status, c.departmentId, c.agent && c.agent.id, (c.invitedAgents || []).map((a) => a.id).join('+'),
+    c.wrapUp ? c.wrapUp.state + (c.wrapUp.since ? '' : '-paused') : ''].join('|');
+  const who = (p) => (p && me && p.id === me.id ? 'You' : p ? p.displayName : 'Someone');
+
+  // A change worked out from two states, for state read over HTTP (which has no `change`).
+  function inferChange(prev, c) {
+    if (!prev) return '';
+    if (c.status === 'closed' && prev.status !== 'closed') return 'closed';
+    if (c.wrapUp && (!prev.wrapUp || prev.wrapUp.state !== c.wrapUp.state)) return c.wrapUp.state === 'done' ? 'wrapup_finished' : 'wrapup_started';
+    if (c.wrapUp && prev.wrapUp && !!c.wrapUp.since !== !!prev.wrapUp.since) return c.wrapUp.since ? 'unparked' : 'parked';
+    if (c.status === 'transferring') return 'transferred';
+    if (c.status === 'parked' && prev.status !== 'parked') return 'parked';
+    if (c.status === 'assigned' && prev.status === 'parked' && isSame(prev.agent, c.agent)) return 'unparked';
+    if (c.status === 'assigned' && (prev.status === 'assigned' || prev.status === 'parked') && !isSame(prev.agent, c.agent)) return 'transferred';
+    if (c.status === 'assigned' && prev.status !== 'assigned') return 'assigned';
+    if ((c.status === 'queued' || c.status === 'offered') && (prev.status === 'assigned' || prev.status === 'parked')) return 'returned_to_queue';
+    if (c.status === 'queued' && prev.status === 'transferring') return 'queued';
+    if ((c.invitedAgents || []).length > (prev.invitedAgents || []).length) return 'agent_invited';
+    return '';
+  }
+  const isSame = (a, b) => !!(a && b && a.id === b.id);
+
+  // What the conversation log says about a change, from the agent's side.
+  function changeLine(change, c) {
+    switch (change) {
+      case 'assigned': return `${who(c.agent)} took the chat.`;
+      case 'returned_to_queue': return 'The chat went back to the queue.';
+      case 'agent_offline': return 'The agent handling the chat went offline; it went back to the queue.';
+      case 'transferred': return c.status === 'transferring' ? 'The chat is being transferred to another department.' : `The chat was transferred to ${who(c.agent)}.`;
+      case 'queued': return `The chat is waiting in ${deptName(c.departmentId)}.`;
+      case 'parked': return c.status === 'closed' ? 'Wrap-up paused.' : 'The chat was parked.';
+      case 'unparked': return c.status === 'closed' ? 'Wrap-up resumed.' : 'The chat is active again.';
+      case 'agent_invited': {
+        const invitee = (c.invitedAgents || [])[(c.invitedAgents || []).length - 1];
+        return `${who(invitee)} ${invitee && me && invitee.id === me.id ? 'were' : 'was'} invited into the chat.`;
+      }
+      case 'closed': return 'The chat has ended.';
+      case 'wrapup_started': return 'Wrap-up started.';
+      case 'wrapup_finished': return 'Wrap-up done.';
+      default: return '';
+    }
+  }
+
+  // Every chat state, from frames (with `change`) and from HTTP answers (without), goes here.
+  function applyChat(c, change) {
+    const id = c.chatId;
+    touched.set(id, performance.now());
+    const wasWaiting = waiting.get(id);
+    const isWaiting = c.status === 'queued' || c.status === 'offered';
+    if (isWaiting) {
+      // Agents get no `position` frames; keep the last known place until the queue is re-read.
+      if (c.position === undefined && wasWaiting) c = Object.assign({}, c, { position: wasWaiting.position, estimatedWaitSeconds: wasWaiting.estimatedWaitSeconds });
+      waiting.set(id, c);
+    } else waiting.delete(id);
+
+    let conv = convs.get(id);
+    const mine = takesPart(c);
+    const prev = conv && conv.chat;
+    const wasMine = !!(conv && conv.mine);
+    if (mine && !conv) conv = ensureConv(id);
+    if (conv) {
+      conv.chat = c;
+      const line = prev && shape(prev) !== shape(c) ? changeLine(change, c) || changeLine(inferChange(prev, c), c) : '';
+      if (line) systemLine(conv, line);
+      if (mine && !wasMine) {
+        conv.mine = true;
+        conv.mineSince = Date.now();
+        if (change === 'transferred' || change === 'agent_invited') {
+          const what = change === 'transferred' ? 'was transferred to you' : 'You were invited into';
+          const text = change === 'transferred' ? `${c.visitor.displayName}'s chat ${what}.` : `${what} ${c.visitor.displayName}'s chat.`;
+          note(text);
+          alertUser(change === 'transferred' ? 'Chat transferred to you' : 'Invitation', text, 'chat-' + id);
+        }
+      } else if (!mine && wasMine) {
+        conv.mine = false;
+        conv.unread = 0;
+        if (c.status === 'closed') note(`${c.visitor.displayName}'s chat is done.`);
+        else if (c.agent && !isOwner(c)) note(`${c.visitor.displayName}'s chat is now with ${c.agent.displayName}.`);
+        else note(`${c.visitor.displayName}'s chat left your chats.`);
+        if (selectedId === id) select(null);
+      }
+    }
+
+    // A new chat to answer: sound and notification (not for one I just gave back myself).
+    if (change && isWaiting && !wasWaiting && !wasMine && ['queued', 'returned_to_queue', 'agent_offline'].includes(change)) {
+      alertUser('New chat waiting', `${c.visitor.displayName} · ${deptName(c.departmentId)}`, 'queue-' + id);
+    }
+    if (change === 'offered' && c.offeredTo && me && c.offeredTo.id === me.id) {
+      alertUser('Chat offered to you', `${c.visitor.displayName} · ${deptName(c.departmentId)}`, 'queue-' + id);
+    }
+    save();
+    render();
+  }
+
+  function forget(id) {
+    const conv = convs.get(id);
+    if (!conv) return;
+    convs.delete(id);
+    saved.pending = saved.pending.filter((p) => p.chatId !== id);
+    if (selectedId === id) select(null);
+    save();
+    render();
+  }
+
+  // ---- Messages ----
+  const ownMessage = (m) => m.sender.role === 'agent' && me && m.sender.id === me.id;
+
+  function bubble(text, kind, sender) {
+    const node = el('li', { class: 'msg ' + kind });
+    if (sender) node.append(el('span', { class: 'sender', text: sender }));
+    node.append(el('span', { class: 'text', text }), el('span', { class: 'meta' }));
+    return node;
+  }
+
+  function setBubbleState(node, state, detail) {
+    node.dataset.state = state;
+    node.classList.toggle('failed', state === 'failed');
+    const labels = { sending: 'Sending…', sent: 'Sent', delivered: 'Delivered', received: '' };
+    node.lastChild.textContent = [node.dataset.time, detail || labels[state]].filter(Boolean).join(' · ');
+  }
+
+  function systemLine(conv, text) {
+    put(conv, conv.list, el('li', { class: 'sys', text }));
+  }
+
+  // Appends (or inserts) keeping the log scrolled to the end when it was there.
+  function put(conv, parent, node, before) {
+    const shown = selectedId === conv.id;
+    const stick = !shown || ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 80;
+    parent.insertBefore(node, before || null);
+    if (shown && stick) ui.log.scrollTop = ui.log.scrollHeight;
+  }
+
+  // `pushed`: from the socket (new to this page); false for history read over HTTP.
+  function onMessage(m, pushed) {
+    const conv = ensureConv(m.chatId);
+    if (conv.msgs.has(m.seq)) return; // already shown (resume and HTTP may overlap)
+    conv.msgs.set(m.seq, m);
+    while (conv.msgs.has(conv.contig + 1)) conv.contig++;
+    const own = ownMessage(m);
+    let node = conv.outbox.get(m.messageId);
+    if (node) {
+      conv.outbox.delete(m.messageId);
+      saved.pending = saved.pending.filter((p) => p.id !== m.messageId);
+    } else {
+      const visitor = m.sender.role === 'visitor';
+      node = bubble(m.text, own ? 'own' : visitor ? 'visitor' : 'agent', own ? '' : m.sender.displayName + (visitor ? '' : ' (agent)'));
+    }
+    node.dataset.seq = m.seq;
+    node.dataset.id = m.messageId;
+    node.dataset.time = new Date(m.sentAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    setBubbleState(node, own ? 'delivered' : 'received');
+    // Keep seq order: messages of a chat may arrive from HTTP and the socket interleaved.
+    let before = null;
+    for (const child of conv.list.children) {
+      if (child.dataset.seq && Number(child.dataset.seq) > m.seq) { before = child; break; }
+    }
+    put(conv, conv.list, node, before);
+
+    if (!own) {
+      if (m.seq > conv.seen) {
+        if (inView(conv)) conv.seen = m.seq;
+        else if (pushed) conv.unread++;
+        else conv.seen = Math.max(conv.seen, m.seq); // history read over HTTP counts as read
+      }
+      if (m.seq > conv.heard) {
+        conv.heard = m.seq;
+        // Only news make a sound: not the history a newly taken chat brings along.
+        // activeSince is the server's clock like sentAt; the page's own clock may be off a bit.
+        const since = ms(conv.chat && conv.chat.activeSince) || conv.mineSince - 2000;
+        const fresh = pushed && conv.mine && !(ms(m.sentAt) < since);
+        if (fresh && m.sender.role === 'visitor') {
+          alertUser(m.sender.displayName, m.text.length > 140 ? m.text.slice(0, 139) + '…' : m.text, 'chat-' + m.chatId, inView(conv));
+        }
+      }
+    }
+    save();
+    renderSoon();
+  }
+
+  const inView = (conv) => selectedId === conv.id && document.visibilityState === 'visible';
+
+  function queueBubble(p) {
+    const conv = ensureConv(p.chatId);
+    const node = bubble(p.text, 'own');
+    setBubbleState(node, 'sending');
+    conv.outbox.set(p.id, node);
+    put(conv, conv.pend, node);
+  }
+
+  function send() {
+    const conv = selectedId && convs.get(selectedId);
+    const text = ui.compose.value;
+    if (!conv || !text.trim() || !canWrite(conv)) return;
+    const p = { chatId: conv.id, id: 'a-' + uuid(), text };
+    saved.pending.push(p);
+    queueBubble(p);
+    ui.compose.value = conv.draft = '';
+    save();
+    transmit(p);
+    ui.log.scrollTop = ui.log.scrollHeight;
+  }
+
+  function transmit(p) {
+    if (live && ws) ws.send(JSON.stringify({ type: 'message.send', chatId: p.chatId, clientMessageId: p.id, text: p.text }));
+  }
+
+  const canWrite = (conv) => !!(conv && conv.mine && conv.chat && (conv.chat.status === 'assigned' || conv.chat.status === 'parked'));
+
+  // Messages of a chat I did not list in `resume` (a new tab, a chat assigned meanwhile).
+  async function backfill(id) {
+    try {
+      for (;;) {
+        const conv = convs.get(id);
+        if (!conv) return;
+        const page = (await call('GET', `/chats/${encodeURIComponent(id)}/messages?afterSeq=${conv.contig}`)).messages;
+        page.forEach((m) => onMessage(m, false));
+        if (page.length < 500) return;
+      }
+    } catch (err) {
+      if (err.status !== 401) showError('Could not load the conversation', err);
+    }
+  }
+
+  // ---- Sound and notifications ----
+  let audio = null, lastBeep = 0;
+  function unlockAudio() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === 'suspended') audio.resume();
+    } catch (e) { /* no audio here */ }
+  }
+  function beep() {
+    if (muted || Date.now() - lastBeep < 300) return; // one beep per burst
+    lastBeep = Date.now();
+    unlockAudio();
+    if (!audio) return;
+    const osc = audio.createOscillator(), gain = audio.createGain(), t = audio.currentTime;
+    osc.frequency.value = 660;
+    gain.gain.setValueAtTime(0.15, t);
+    gain.gain.exponentialRampToValueAtTime(0.001, t + 0.25);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(t);
+    osc.stop(t + 0.25);
+  }
+  const notificationsGranted = () => 'Notification' in window && Notification.permission === 'granted';
+  // A beep, and a browser notification when allowed and the console is not what the agent looks at.
+  function alertUser(title, body, tag, looking) {
+    beep();
+    if (!notificationsGranted() || (looking && document.visibilityState === 'visible')) return;
+    try {
+      const n = new Notification(title, { body, tag });
+      n.onclick = () => { window.focus(); if (tag.startsWith('chat-') && convs.get(tag.slice(5))?.mine) select(tag.slice(5)); };
+    } catch (e) { /* some browsers allow notifications only from a service worker */ }
+  }
+  async function enableNotifications() {
+    try {
+      const answer = await Notification.requestPermission();
+      if (answer !== 'granted') showError('Notifications', new Error(answer === 'denied' ? 'The browser blocks notifications for this site.' : 'Permission was not given.'));
+    } catch (err) {
+      showError('Notifications', err);
+    }
+    render();
+  }
+
+  // ---- The socket ----
+  function connect() {
+    clearTimeout(retryTimer);
+    retryAt = 0;
+    if (ws || !me) return;
+    const listed = [...convs.values()].filter((c) => c.mine).map((c) => c.id + ':' + c.contig);
+    resumeListed = new Set([...convs.values()].filter((c) => c.mine).map((c) => c.id));
+    let url = SOCKET + '?token=' + encodeURIComponent(me.token);
+    if (listed.length) url += '&resume=' + encodeURIComponent(listed.join(','));
+    const s = (ws = new WebSocket(url));
+    s.onmessage = (e) => {
+      if (ws !== s) return;
+      let frame;
+      try { frame = JSON.parse(e.data); } catch (err) { return showError('Unreadable frame from the server', err); }
+      onFrame(frame);
+    };
+    s.onclose = (e) => {
+      if (ws !== s) return;
+      ws = null;
+      live = false;
+      if (e.code === 1008 && e.reason === 'unauthorized') return expired();
+      if (e.code === 1008 && e.reason === 'malformed resume') {
+        showError('The server refused to resume', new Error('the list of chats to resume was not accepted; reloading them'));
+        for (const conv of convs.values()) conv.mine = false;
+      } else if (e.code === 1008) {
+        showError('The server refused the connection', new Error(e.reason || 'policy violation'));
+      }
+      const delay = Math.min(15000, 500 * 2 ** tries++) * (0.75 + Math.random() / 2);
+      retryAt = Date.now() + delay;
+      retryTimer = setTimeout(connect, delay);
+      render();
+    };
+    render();
+  }
+
+  function reconnectNow() {
+    const s = ws;
+    ws = null;
+    live = false;
+    if (s) s.close();
+    tries = 0;
+    connect();
+  }
+
+  function onFrame(f) {
+    switch (f.type) {
+      case 'hello': {
+        live = true;
+        tries = 0;
+        connectedOnce = true;
+        const inHello = new Set();
+        for (const c of f.chats || []) {
+          inHello.add(c.chatId);
+          applyChat(c);
+          if (!resumeListed.has(c.chatId) && (f.lastSeq || {})[c.chatId] > 0) backfill(c.chatId);
+        }
+        // Chats this page holds that hello does not list: closed (maybe in wrap-up) or gone.
+        for (const conv of [...convs.values()]) if (conv.mine && !inHello.has(conv.id)) refreshChat(conv.id);
+        refreshAll();
+        for (const p of saved.pending) transmit(p); // same clientMessageId: stored once
+        render();
+        break;
+      }
+      case 'chat.updated':
+        applyChat(f.chat, f.change || 'update');
+        refreshQueueSoon(); // agents get no `position` frames: read the places again
+        break;
+      case 'message':
+        onMessage(f.message, true);
+        break;
+      case 'message.accepted': {
+        const node = convs.get(f.chatId)?.outbox.get(f.clientMessageId);
+        if (node && node.dataset.state === 'sending') setBubbleState(node, 'sent');
+        break;
+      }
+      case 'queue.overview':
+        overview.set(f.queue.departmentId, { queue: f.queue, at: Date.now(), frameAt: Date.now() });
+        refreshPeopleSoon(); // sent on every presence change of the department's agents
+        renderSoon();
+        break;
+      case 'department.updated':
+        departments.set(f.department.departmentId, f.department);
+        refreshPeopleSoon();
+        renderSoon();
+        break;
+      case 'error':
+        onErrorFrame(f);
+        break;
+      default:
+        break; // unknown frames are ignored (docs/realtime.md)
+    }
+  }
+
+  function onErrorFrame(f) {
+    const conv = f.chatId && convs.get(f.chatId);
+    const node = conv && f.clientMessageId && conv.outbox.get(f.clientMessageId);
+    if (node) {
+      if (['unavailable', 'internal', 'rate_limited'].includes(f.code)) {
+        setBubbleState(node, 'sending', 'Retrying…');
+        setTimeout(() => { const p = saved.pending.find((x) => x.id === f.clientMessageId); if (p) transmit(p); }, f.code === 'rate_limited' ? 5000 : 2000);
+        if (f.code === 'rate_limited') showError('Message delayed', f);
+        return;
+      }
+      conv.outbox.delete(f.clientMessageId);
+      saved.pending = saved.pending.filter((p) => p.id !== f.clientMessageId);
+      save();
+      setBubbleState(node, 'failed', 'Not sent: ' + f.message);
+      showError('Message not sent', f);
+      return;
+    }
+    if (f.code === 'chat_not_found' && conv) { // a chat listed in resume that is no longer ours
+      forget(f.chatId);
+      return;
+    }
+    showError('The server reported an error', f);
+  }
+
+  // ---- Reading state over HTTP (after connecting, and to follow what frames do not carry) ----
+  function refreshAll() {
+    refreshQueue();
+    refreshOverview();
+    refreshPeople();
+    refreshDepartments();
+  }
+  async function refreshQueue() {
+    const asked = performance.now();
+    try {
+      const chats = (await call('GET', '/queue')).chats;
+      // A frame that came while the answer was on its way is newer than the answer.
+      const older = (id) => (touched.get(id) || 0) < asked;
+      const ids = new Set(chats.map((c) => c.chatId));
+      for (const id of [...waiting.keys()]) if (!ids.has(id) && older(id)) waiting.delete(id);
+      for (const c of chats) if (older(c.chatId) || waiting.has(c.chatId)) waiting.set(c.chatId, c);
+      render();
+    } catch (err) {
+      if (err.status !== 401) showError('Could not read the queue', err);
+    }
+  }
+  async function refreshOverview() {
+    const asked = Date.now();
+    try {
+      for (const q of (await call('GET', '/queues')).queues) {
+        // A queue.overview frame that came while the answer was on its way is newer.
+        if ((overview.get(q.departmentId)?.frameAt || 0) < asked) overview.set(q.departmentId, { queue: q, at: Date.now() });
+      }
+      render();
+    } catch (err) {
+      if (err.status !== 401) showError('Could not read the queue overview', err);
+    }
+  }
+  let peopleAsked = 0, peopleShown = 0;
+  async function refreshPeople() {
+    const n = ++peopleAsked;
+    try {
+      const answer = (await call('GET', '/people')).people;
+      if (n < peopleShown || !me) return; // a later answer is already shown
+      peopleShown = n;
+      people = answer;
+      render();
+    } catch (err) {
+      if (err.status !== 401) showError('Could not read who is online', err);
+    }
+  }
+  async function refreshDepartments() {
+    try {
+      for (const d of (await call('GET', '/departments', undefined, true)).departments) departments.set(d.departmentId, d);
+      render();
+    } catch (err) {
+      showError('Could not read the departments', err);
+    }
+  }
+  async function refreshChat(id) {
+    try {
+      applyChat((await call('GET', '/chats/' + encodeURIComponent(id))).chat);
+      const conv = convs.get(id);
+      if (conv && !conv.mine) forget(id);
+      else if (conv && !resumeListed.has(id)) backfill(id);
+    } catch (err) {
+      if (err.status === 404) forget(id);
+      else if (err.status !== 401) showError('Could not read a chat', err);
+    }
+  }
+  const soon = (fn, wait) => { let t = 0; return () => { clearTimeout(t); t = setTimeout(fn, wait); }; };
+  const refreshQueueSoon = soon(() => me && refreshQueue(), 250);
+  const refreshPeopleSoon = soon(() => me && refreshPeople(), 200);
+
+  // ---- Actions ----
+  async function take(c) {
+    const res = await act('take-' + c.chatId, `Could not take ${c.visitor.displayName}'s chat`, async () => {
+      try {
+        return await call('POST', `/chats/${encodeURIComponent(c.chatId)}/take`);
+      } catch (err) {
+        if (err.code === 'already_taken' || err.code === 'chat_closed' || err.status === 404) {
+          waiting.delete(c.chatId); // someone was quicker: it is not waiting any more
+          refreshQueue();
+        }
+        throw err;
+      }
+    });
+    if (!res) return;
+    applyChat(res.chat);
+    select(res.chat.chatId);
+    ui.compose.focus();
+  }
+
+  async function decline(c) {
+    const res = await act('decline-' + c.chatId, `Could not decline ${c.visitor.displayName}'s chat`,
+      () => call('POST', `/chats/${encodeURIComponent(c.chatId)}/decline`));
+    if (res) applyChat(res.chat);
+  }
+
+  async function ownerAction(action, what, body) {
+    const conv = convs.get(selectedId);
+    if (!conv) return null;
+    const res = await act(action + '-' + conv.id, `Could not ${what} ${conv.chat.visitor.displayName}'s chat`,
+      () => call('POST', `/chats/${encodeURIComponent(conv.id)}/${action}`, body));
+    if (res) applyChat(res.chat);
+    return res;
+  }
+
+  async function returnToQueue() {
+    const c = convs.get(selectedId)?.chat;
+    if (!c || !(await confirmDialog('Return to queue?', `${c.visitor.displayName}'s chat goes back to the ${deptName(c.departmentId)} queue, where any agent can take it. The visitor is told.`, 'Return to queue'))) return;
+    if (await ownerAction('return', 'return')) note(`${c.visitor.displayName}'s chat is back in the queue.`);
+  }
+
+  async function closeChat() {
+    const c = convs.get(selectedId)?.chat;
+    if (!c || !(await confirmDialog('Close this chat?', `The chat with ${c.visitor.displayName} ends for both of you; your wrap-up starts.`, 'Close chat'))) return;
+    await ownerAction('close', 'close');
+  }
+
+  async function transferChat() {
+    const conv = convs.get(selectedId);
+    if (!conv) return;
+    const c = conv.chat;
+    await Promise.all([refreshDepartments(), refreshPeople()]); // offer only who can take it now
+    const depts = [...departments.values()].filter((d) => d.open && d.departmentId !== c.departmentId)
+      .sort((a, b) => a.displayName.localeCompare(b.displayName));
+    const agents = eligibleAgents(c);
+    const choice = await pickDialog(`Transfer ${c.visitor.displayName}'s chat`, [
+      { legend: 'To a department (its queue)', options: depts.map((d) => ({ value: 'department:' + d.departmentId, label: d.displayName, hint: `${d.availableAgents} available` })) },
+      { legend: `To an agent of ${deptName(c.departmentId)}`, options: agents.map((a) => ({ value: 'agent:' + a.agentId, label: a.displayName })) },
+    ], 'Transfer', `Nobody can take this chat right now: no other department is open and no other agent of ${deptName(c.departmentId)} is available.`);
+    if (!choice) return;
+    const [kind, target] = [choice.slice(0, choice.indexOf(':')), choice.slice(choice.indexOf(':') + 1)];
+    const res = await ownerAction('transfer', 'transfer', kind === 'agent' ? { toAgentId: target } : { toDepartmentId: target });
+    if (res) note(`${c.visitor.displayName}'s chat was transferred to ${kind === 'agent' ? agents.find((a) => a.agentId === target)?.displayName : deptName(target)}.`);
+  }
+
+  async function inviteAgent() {
+    const conv = convs.get(selectedId);
+    if (!conv) return;
+    const c = conv.chat;
+    await refreshPeople();
+    const invited = new Set((c.invitedAgents || []).map((a) => a.id));
+    const agents = eligibleAgents(c).filter((a) => !invited.has(a.agentId));
+    const choice = await pickDialog(`Invite an agent into ${c.visitor.displayName}'s chat`, [
+      { legend: `Available agents of ${deptName(c.departmentId)}`, options: agents.map((a) => ({ value: a.agentId, label: a.displayName })) },
+    ], 'Invite', `No other agent of ${deptName(c.departmentId)} is available right now.`);
+    if (!choice) return;
+    await ownerAction('invite', 'invite an agent into', { agentId: choice });
+  }
+
+  // Online, available, not busy, in the chat's department, and not me (what the router accepts).
+  const eligibleAgents = (c) => (people || []).filter((p) => p.state === 'available' && p.departmentIds.includes(c.departmentId) && p.agentId !== me.id);
+
+  async function setAvailability(body, what) {
+    const res = await act('availability', `Could not ${what}`, () => call('PUT', '/agents/me/availability', body));
+    if (res) { setTimeout(refreshPeople, 400); setTimeout(refreshPeople, 1500); } // the effect arrives through presence
+  }
+
+  // ---- Dialogs ----
+  let opener = null;
+  function openDialog(dialog, focus) {
+    opener = document.activeElement;
+    dialog.showModal();
+    focus.focus();
+    return new Promise((resolve) => {
+      dialog.addEventListener('close', () => {
+        if (opener && opener.isConnected && !opener.disabled) opener.focus();
+        resolve(dialog.returnValue);
+      }, { once: true });
+    });
+  }
+  async function confirmDialog(title, text, yes) {
+    ui.confirmTitle.textContent = title;
+    ui.confirmText.textContent = text;
+    ui.confirmYes.textContent = yes;
+    ui.confirm.returnValue = '';
+    return (await openDialog(ui.confirm, ui.confirmNo)) === 'yes';
+  }
+  // Radio choices in groups; resolves to the chosen value or null.
+  async function pickDialog(title, groups, yes, none) {
+    ui.pickTitle.textContent = title;
+    ui.pickOptions.textContent = '';
+    let first = null, n = 0;
+    for (const group of groups) {
+      if (!group.options.length) continue;
+      const fieldset = el('fieldset', null, el('legend', { text: group.legend }));
+      for (const option of group.options) {
+        const id = 'pick-' + n++;
+        const input = el('input', { type: 'radio', name: 'pick', id, value: option.value, required: true });
+        first = first || input;
+        fieldset.append(el('div', { class: 'option' }, input, el('label', { for: id, text: option.label }),
+          option.hint ? el('span', { class: 'hint', text: ' ' + option.hint }) : ''));
+      }
+      ui.pickOptions.append(fieldset);
+    }
+    if (first) first.checked = true;
+    ui.pickNone.hidden = !!first;
+    ui.pickNone.textContent = first ? '' : none;
+    ui.pickYes.textContent = yes;
+    ui.pickYes.disabled = !first;
+    ui.pick.returnValue = '';
+    const answer = await openDialog(ui.pick, first || ui.pickNo);
+    const chosen = ui.pickOptions.querySelector('input:checked');
+    return answer === 'yes' && chosen ? chosen.value : null;
+  }
+
+  // ---- Selecting a chat ----
+  function select(id) {
+    const prev = selectedId && convs.get(selectedId);
+    if (prev) prev.draft = ui.compose.value;
+    selectedId = id && convs.has(id) ? id : null;
+    const conv = selectedId && convs.get(selectedId);
+    ui.log.textContent = '';
+    if (conv) {
+      ui.log.append(conv.list, conv.pend);
+      ui.compose.value = conv.draft;
+      markSeen(conv);
+      ui.log.scrollTop = ui.log.scrollHeight;
+    } else ui.compose.value = '';
+    save();
+    render();
+  }
+  function markSeen(conv) {
+    const last = Math.max(0, ...conv.msgs.keys());
+    conv.seen = Math.max(conv.seen, last);
+    conv.unread = 0;
+  }
+  const orderedMine = () => [...mineBy('active'), ...mineBy('parked'), ...mineBy('wrapup')];
+  function mineBy(group) {
+    const list = [...convs.values()].filter((c) => c.mine && c.chat).filter((c) => groupOf(c.chat) === group);
+    return list.sort((a, b) => ms(a.chat.queuedAt) - ms(b.chat.queuedAt) || a.id.localeCompare(b.id));
+  }
+  const groupOf = (c) => (c.status === 'closed' ? 'wrapup' : c.status === 'parked' ? 'parked' : 'active');
+
+  // ---- Rendering ----
+  let renderTimer = 0;
+  function renderSoon() {
+    if (!renderTimer) renderTimer = setTimeout(render, 30);
+  }
+
+  // Updates a list in place, keyed, so focused buttons survive re-renders.
+  function syncList(parent, items, keyOf, make, update) {
+    const old = new Map([...parent.children].map((n) => [n.dataset.key, n]));
+    items.forEach((item, i) => {
+      const key = keyOf(item);
+      let node = old.get(key);
+      if (node) old.delete(key);
+      else { node = make(item); node.dataset.key = key; }
+      update(node, item);
+      if (parent.children[i] !== node) parent.insertBefore(node, parent.children[i] || null);
+    });
+    for (const node of old.values()) node.remove();
+  }
+
+  // A timer element: counts up from `base` seconds at `since` (ms), or down to `until` (ms).
+  function timer(node, spec) {
+    node.dataset.base = spec.base || 0;
+    node.dataset.since = spec.since || '';
+    node.dataset.until = spec.until || '';
+    node.classList.add('tick');
+    tickOne(node);
+  }
+  function tickOne(node) {
+    const now = Date.now();
+    if (node.dataset.until) {
+      const left = Math.max(0, Math.ceil((Number(node.dataset.until) - now) / 1000));
+      node.textContent = left + ' s';
+      return left;
+    }
+    const since = Number(node.dataset.since) || 0;
+    node.textContent = duration(Number(node.dataset.base) + (since ? Math.max(0, now - since) / 1000 : 0));
+    return 1;
+  }
+  function tick() {
+    let expired = false;
+    for (const node of document.querySelectorAll('.tick')) if (tickOne(node) === 0) expired = true;
+    if (expired) render(); // an offer ran out: its buttons go
+  }
+
+  function render() {
+    clearTimeout(renderTimer);
+    renderTimer = 0;
+    if (!me) return;
+    renderHeader();
+    renderIncoming();
+    renderMine();
+    renderChat();
+    renderQueues();
+    renderPeople();
+  }
+
+  const stateLabels = { available: 'Available', busy: 'Busy', unavailable: 'Not available', offline: 'Offline' };
+  function renderHeader() {
+    const person = myPerson();
+    const state = live ? (person ? person.state : 'offline') : 'offline';
+    ui.meState.dataset.state = state;
+    ui.meState.textContent = !live ? (connectedOnce ? 'Reconnecting…' : 'Connecting…')
+      : person ? (person.status === 'online' ? 'Online · ' : '') + stateLabels[state] : 'Online';
+    const pending = busyButtons.has('availability');
+    // Usable while disconnected too: the server says whether it applies (agent_offline).
+    ui.available.disabled = ui.busy.disabled = !person || pending;
+    ui.available.setAttribute('aria-pressed', String(!!(person && person.available)));
+    ui.busy.setAttribute('aria-pressed', String(!!(person && person.busy)));
+    ui.available.title = person && person.available ? 'You take new chats. Press to stop taking chats.' : 'You take no chats. Press to become available.';
+    ui.busy.title = person && person.busy ? 'Busy: you keep your chats and get no new ones. Press to end.' : 'Press to keep your chats but get no new ones.';
+    ui.mute.setAttribute('aria-pressed', String(muted));
+    ui.mute.textContent = muted ? 'Sound off' : 'Sound on';
+    ui.mute.setAttribute('aria-label', 'Mute notification sound');
+    const permission = 'Notification' in window ? Notification.permission : 'unsupported';
+    ui.notify.hidden = permission !== 'default';
+    ui.banner.hidden = live || !connectedOnce;
+    const wait = retryAt ? Math.max(0, Math.ceil((retryAt - Date.now()) / 1000)) : 0;
+    ui.bannerText.textContent = ws ? 'Connection lost; reconnecting…' : `Connection lost; reconnecting${wait ? ` in ${wait} s` : ''}…`;
+    const unread = [...convs.values()].reduce((n, c) => n + (c.mine ? c.unread : 0), 0);
+    document.title = (unread ? `(${unread}) ` : '') + (waiting.size ? `${waiting.size} waiting · ` : '') + 'Agent console · livechat';
+  }
+
+  function renderIncoming() {
+    const chats = [...waiting.values()].sort((a, b) => ms(a.queuedAt) - ms(b.queuedAt) || a.chatId.localeCompare(b.chatId));
+    ui.incomingCount.textContent = chats.length;
+    ui.incomingEmpty.hidden = chats.length > 0;
+    syncList(ui.incoming, chats, (c) => c.chatId, (c) => {
+      const node = el('li', { class: 'item waiting', 'data-chat-id': c.chatId });
+      node.append(
+        el('div', { class: 'line' }, el('strong', { class: 'name' }), el('span', { class: 'position' })),
+        el('div', { class: 'line sub' }, el('span', { class: 'dept' }), el('span', null, 'waiting ', el('span', { class: 'waited' }))),
+        el('p', { class: 'offer' }),
+        el('div', { class: 'buttons' },
+          button('Take', { class: 'btn primary take', onclick: () => take(waiting.get(c.chatId) || c) }),
+          button('Accept', { class: 'btn primary accept', onclick: () => take(waiting.get(c.chatId) || c) }),
+          button('Decline', { class: 'btn decline', onclick: () => decline(waiting.get(c.chatId) || c) })));
+      return node;
+    }, (node, c) => {
+      const name = c.visitor.displayName, dept = deptName(c.departmentId);
+      node.dataset.status = c.status;
+      node.querySelector('.name').textContent = name;
+      node.querySelector('.position').textContent = c.position ? `#${c.position}` : '';
+      node.querySelector('.position').title = c.position ? `Place ${c.position} in the ${dept} queue` : '';
+      node.querySelector('.dept').textContent = dept;
+      const waited = node.querySelector('.waited');
+      if (waited.dataset.since !== String(ms(c.queuedAt))) timer(waited, { since: ms(c.queuedAt) });
+      const toMe = c.status === 'offered' && c.offeredTo && c.offeredTo.id === me.id;
+      const offeredToMe = toMe && ms(c.offerExpiresAt) > Date.now();
+      const ranOut = toMe && !offeredToMe; // until the router withdraws it (within about 0.25 s)
+      const offeredElsewhere = c.status === 'offered' && c.offeredTo && c.offeredTo.id !== me.id;
+      const offer = node.querySelector('.offer');
+      offer.hidden = !(toMe || offeredElsewhere);
+      if (ranOut) offer.textContent = 'Your time to accept ran out.';
+      else if (offeredToMe) {
+        offer.textContent = 'Offered to you: ';
+        const left = el('span', { class: 'countdown' });
+        offer.append(left, ' left to accept');
+        timer(left, { until: ms(c.offerExpiresAt) });
+      } else if (offeredElsewhere) offer.textContent = `Offered to ${c.offeredTo.displayName}`;
+      const takeBtn = node.querySelector('.take'), accept = node.querySelector('.accept'), declineBtn = node.querySelector('.decline');
+      takeBtn.hidden = toMe || offeredElsewhere;
+      accept.hidden = declineBtn.hidden = !offeredToMe;
+      takeBtn.disabled = accept.disabled = busyButtons.has('take-' + c.chatId);
+      declineBtn.disabled = busyButtons.has('decline-' + c.chatId);
+      takeBtn.setAttribute('aria-label', `Take chat with ${name} (${dept})`);
+      accept.setAttribute('aria-label', `Accept chat with ${name} (${dept})`);
+      declineBtn.setAttribute('aria-label', `Decline chat with ${name} (${dept})`);
+    });
+  }
+
+  function renderMine() {
+    let total = 0;
+    for (const [group, list, title] of [['active', ui.active, ui.activeTitle], ['parked', ui.parked, ui.parkedTitle], ['wrapup', ui.wrapups, ui.wrapupTitle]]) {
+      const convList = mineBy(group);
+      total += convList.length;
+      list.hidden = title.hidden = convList.length === 0;
+      syncList(list, convList, (conv) => conv.id, (conv) => {
+        const node = el('li', { class: 'item mine', 'data-chat-id': conv.id });
+        const open = button('', { class: 'open', onclick: () => select(conv.id) });
+        open.append(
+          el('span', { class: 'line' }, el('strong', { class: 'name' }), el('span', { class: 'badge', hidden: true })),
+          el('span', { class: 'line sub' }, el('span', { class: 'dept' }), el('span', { class: 'state' })));
+        node.append(open);
+        return node;
+      }, (node, conv) => {
+        const c = conv.chat, name = c.visitor.displayName;
+        node.dataset.status = c.status;
+        const open = node.querySelector('.open');
+        if (conv.id === selectedId) open.setAttribute('aria-current', 'true'); else open.removeAttribute('aria-current');
+        node.querySelector('.name').textContent = name;
+        node.querySelector('.dept').textContent = deptName(c.departmentId);
+        const badge = node.querySelector('.badge');
+        badge.hidden = !conv.unread;
+        badge.textContent = conv.unread || '';
+        const state = node.querySelector('.state');
+        setStateLine(state, c);
+        const status = group === 'wrapup' ? 'in wrap-up' : group === 'parked' ? 'parked' : isOwner(c) ? 'active' : 'invited';
+        open.setAttribute('aria-label', `${name}, ${deptName(c.departmentId)}, ${status}${conv.unread ? `, ${conv.unread} unread` : ''}`);
+      });
+    }
+    ui.mineCount.textContent = total;
+    ui.mineEmpty.hidden = total > 0;
+  }
+
+  // "Active 1:23", "Parked 1:23", "Wrap-up 0:12", "Invited · with Alice Adams".
+  function setStateLine(node, c) {
+    const key = [c.status, c.activeSince, c.handledSeconds, c.wrapUp && c.wrapUp.since, c.wrapUp && c.wrapUp.seconds, c.agent && c.agent.id].join('|');
+    if (node.dataset.shape === key) return;
+    node.dataset.shape = key;
+    node.textContent = '';
+    if (c.status === 'closed') {
+      const t = el('span', { class: 'timer' });
+      node.append('Wrap-up ', t, c.wrapUp && !c.wrapUp.since ? ' (paused)' : '');
+      timer(t, { base: c.wrapUp ? c.wrapUp.seconds : 0, since: c.wrapUp && c.wrapUp.since ? ms(c.wrapUp.since) : 0 });
+    } else if (!isOwner(c)) {
+      node.append(`Invited · with ${c.agent ? c.agent.displayName : 'nobody'}`);
+    } else {
+      const t = el('span', { class: 'timer' });
+      node.append(c.status === 'parked' ? 'Parked ' : 'Active ', t);
+      timer(t, { base: c.handledSeconds, since: c.status === 'assigned' ? ms(c.activeSince) : 0 });
+    }
+  }
+
+  function renderChat() {
+    const conv = selectedId && convs.get(selectedId);
+    ui.chatEmpty.hidden = !!conv;
+    ui.chatView.hidden = !conv;
+    if (!conv || !conv.chat) return;
+    const c = conv.chat, name = c.visitor.displayName, owner = isOwner(c);
+    ui.chatView.dataset.chatId = c.chatId;
+    ui.chatView.dataset.status = c.status;
+    ui.chatTitle.textContent = name;
+    const others = (c.invitedAgents || []).filter((a) => a.id !== me.id).map((a) => a.displayName);
+    const metaKey = shape(c) + c.activeSince + c.handledSeconds;
+    if (ui.chatMeta.dataset.key !== metaKey) {
+      ui.chatMeta.dataset.key = metaKey;
+      ui.chatMeta.textContent = '';
+      ui.chatMeta.append(deptName(c.departmentId), ' · ');
+      if (c.status === 'closed') ui.chatMeta.append('Ended');
+      else {
+        const t = el('span', { class: 'timer', id: 'handling-timer' });
+        ui.chatMeta.append(c.status === 'parked' ? 'Parked · handling time ' : 'Active · handling time ', t, c.status === 'parked' ? ' (paused)' : '');
+        timer(t, { base: c.handledSeconds, since: c.status === 'assigned' ? ms(c.activeSince) : 0 });
+      }
+      if (!owner && c.agent) ui.chatMeta.append(` · handled by ${c.agent.displayName}`);
+      if (others.length) ui.chatMeta.append(` · invited: ${others.join(', ')}`);
+    }
+    const handling = owner && (c.status === 'assigned' || c.status === 'parked');
+    ui.actions.hidden = !handling;
+    ui.park.hidden = c.status !== 'assigned';
+    ui.unpark.hidden = c.status !== 'parked';
+    const inFlight = (a) => busyButtons.has(a + '-' + c.chatId);
+    ui.park.disabled = inFlight('park');
+    ui.unpark.disabled = inFlight('unpark');
+    ui.transfer.disabled = inFlight('transfer');
+    ui.invite.disabled = inFlight('invite');
+    ui.ret.disabled = inFlight('return');
+    ui.close.disabled = inFlight('close');
+    const wrap = c.status === 'closed' && owner;
+    ui.wrapBar.hidden = !wrap;
+    if (wrap) {
+      const running = !!(c.wrapUp && c.wrapUp.since);
+      timer(ui.wrapTimer, { base: c.wrapUp ? c.wrapUp.seconds : 0, since: running ? ms(c.wrapUp.since) : 0 });
+      ui.wrapPaused.textContent = c.wrapUp && !running ? '(paused)' : '';
+      ui.wrapPause.hidden = !running;
+      ui.wrapResume.hidden = !c.wrapUp || running;
+      ui.wrapPause.disabled = inFlight('park');
+      ui.wrapResume.disabled = inFlight('unpark');
+      ui.wrapDone.disabled = inFlight('finish-wrapup');
+    }
+    ui.chatNote.hidden = owner;
+    if (!owner) ui.chatNote.textContent = `You were invited into this chat: ${c.agent ? c.agent.displayName : 'another agent'} handles it. You can read and write.`;
+    const writable = canWrite(conv);
+    ui.compose.disabled = ui.send.disabled = !writable;
+    ui.composeLabel.textContent = `Message to ${name} (Enter sends, Shift+Enter starts a new line)`;
+    ui.compose.placeholder = writable ? 'Write a message… (Enter sends, Shift+Enter new line)' : 'This chat has ended.';
+  }
+
+  function renderQueues() {
+    const rows = [...overview.values()].map((o) => o.queue).sort((a, b) => a.departmentId.localeCompare(b.departmentId));
+    syncList(ui.queues, rows, (q) => q.departmentId, (q) => el('tr', { 'data-department-id': q.departmentId },
+      el('th', { scope: 'row' }), el('td', { class: 'waiting' }), el('td', { class: 'longest' }), el('td', { class: 'ongoing' }), el('td', { class: 'agents' })),
+    (node, q) => {
+      const o = overview.get(q.departmentId);
+      node.dataset.open = String(q.open);
+      const head = node.children[0];
+      head.textContent = q.displayName;
+      head.append(el('span', { class: 'open-state', text: q.open ? ' open' : ' closed' }));
+      node.querySelector('.waiting').textContent = q.waiting;
+      const longest = node.querySelector('.longest');
+      // longestWaitSeconds is as of the frame; it grows by itself while chats wait.
+      timer(longest, { base: q.longestWaitSeconds, since: q.waiting > 0 ? o.at : 0 });
+      node.querySelector('.ongoing').textContent = q.ongoing;
+      node.querySelector('.agents').textContent = `${q.agentsOnline} / ${q.agentsAvailable}`;
+      node.querySelector('.agents').title = `${q.agentsOnline} online, ${q.agentsAvailable} available`;
+    });
+  }
+
+  function renderPeople() {
+    if (!people) return;
+    syncList(ui.people, people, (p) => p.agentId, (p) => el('li', { 'data-agent-id': p.agentId },
+      el('span', { class: 'dot', 'aria-hidden': 'true' }), el('span', { class: 'name' }), el('span', { class: 'state' }), el('span', { class: 'depts' })),
+    (node, p) => {
+      node.dataset.state = p.state;
+      node.querySelector('.dot').dataset.state = p.state;
+      node.querySelector('.name').textContent = p.displayName + (p.agentId === me.id ? ' (you)' : '');
+      node.querySelector('.state').textContent = stateLabels[p.state] || p.state;
+      node.querySelector('.depts').textContent = p.departmentIds.map(deptName).join(', ');
+    });
+  }
+
+  // ---- Keyboard ----
+  function onComposeKey(e) {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      send();
+    }
+  }
+  function onGlobalKey(e) {
+    if (!me || !e.altKey || (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') || document.querySelector('dialog[open]')) return;
+    const list = orderedMine();
+    if (!list.length) return;
+    e.preventDefault();
+    const at = list.findIndex((c) => c.id === selectedId);
+    const next = e.key === 'ArrowDown' ? (at + 1) % list.length : (at <= 0 ? list.length - 1 : at - 1);
+    select(list[next].id);
+    const item = document.querySelector(`.item.mine[data-chat-id="${CSS.escape(list[next].id)}"] .open`);
+    if (item) item.focus();
+  }
+
+  // ---- Wiring ----
+  ui.loginForm.addEventListener('submit', signIn);
+  ui.signOut.addEventListener('click', signOut);
+  ui.available.addEventListener('click', () => {
+    const p = myPerson();
+    if (p) setAvailability({ available: !p.available }, p.available ? 'become unavailable' : 'become available');
+  });
+  ui.busy.addEventListener('click', () => {
+    const p = myPerson();
+    if (p) setAvailability({ busy: !p.busy }, p.busy ? 'end busy' : 'become busy');
+  });
+  ui.mute.addEventListener('click', () => {
+    muted = !muted;
+    try { localStorage.setItem(MUTE_KEY, muted ? '1' : '0'); } catch (e) { /* memory only */ }
+    render();
+  });
+  ui.notify.addEventListener('click', enableNotifications);
+  ui.reconnectNow.addEventListener('click', reconnectNow);
+  ui.composer.addEventListener('submit', (e) => { e.preventDefault(); send(); });
+  ui.compose.addEventListener('keydown', onComposeKey);
+  ui.compose.addEventListener('input', () => { const conv = convs.get(selectedId); if (conv) conv.draft = ui.compose.value; });
+  ui.park.addEventListener('click', () => ownerAction('park', 'park'));
+  ui.unpark.addEventListener('click', () => ownerAction('unpark', 'unpark'));
+  ui.wrapPause.addEventListener('click', () => ownerAction('park', 'pause the wrap-up of'));
+  ui.wrapResume.addEventListener('click', () => ownerAction('unpark', 'resume the wrap-up of'));
+  ui.wrapDone.addEventListener('click', async () => {
+    const conv = convs.get(selectedId);
+    const res = conv && await act('finish-wrapup-' + conv.id, `Could not finish the wrap-up of ${conv.chat.visitor.displayName}'s chat`, async () => {
+      try {
+        return await call('POST', `/chats/${encodeURIComponent(conv.id)}/finish-wrapup`);
+      } catch (err) {
+        if (err.code === 'chat_closed') { forget(conv.id); return null; } // nothing left to finish
+        throw err;
+      }
+    });
+    if (res) applyChat(res.chat);
+  });
+  ui.transfer.addEventListener('click', transferChat);
+  ui.invite.addEventListener('click', inviteAgent);
+  ui.ret.addEventListener('click', returnToQueue);
+  ui.close.addEventListener('click', closeChat);
+  document.addEventListener('keydown', onGlobalKey);
+  // Browsers start audio only after a gesture: get it ready on the first one.
+  document.addEventListener('pointerdown', unlockAudio, { once: true });
+  document.addEventListener('keydown', unlockAudio, { once: true });
+  document.addEventListener('visibilitychange', () => {
+    const conv = convs.get(selectedId);
+    if (conv && document.visibilityState === 'visible') { markSeen(conv); save(); render(); }
+  });
+  window.addEventListener('online', () => { if (me && !ws) reconnectNow(); });
+  setInterval(() => { if (me) { tick(); if (!live) renderHeader(); } }, 1000);
+
+  if (saved.token) {
+    start({ token: saved.token, id: saved.id, displayName: saved.displayName });
+  } else {
+    showLogin('');
+  }
+})();
