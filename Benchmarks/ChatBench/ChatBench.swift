@@ -81,8 +81,8 @@ struct ChatBench: AsyncParsableCommand {
 
     func runRouting() async throws {
         let decisions = measureDecisions()
-        print(String(format: "router state machine: %.0f decisions/s (one instance, in process, %d chats through start → automatic assignment → close)",
-                     decisions.perSecond, decisions.chats))
+        print(String(format: "router state machine: %.0f chats/s, %.0f commands/s (one instance, in process, %d chats each started and automatically assigned, closed, wrap-up finished)",
+                     decisions.perSecond, decisions.perSecond * 3, decisions.chats))
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("livechat-bench-\(UUID().uuidString.prefix(8))")
         let cluster = DevCluster(options: .init(
             binDirectory: DevCluster.defaultBinDirectory(), dataDirectory: data, gatewayPort: DevCluster.freePort(),
@@ -120,8 +120,8 @@ struct ChatBench: AsyncParsableCommand {
         try await Task.sleep(for: .seconds(10))
     }
 
-    /// Pure decision throughput: 20 agents in 4 departments, chats started, auto-assigned
-    /// and closed in a loop.
+    /// Pure decision throughput: 20 agents in 4 departments, chats started, auto-assigned,
+    /// closed and their wrap-up finished, in a loop.
     func measureDecisions() -> (perSecond: Double, chats: Int) {
         var state = RouterState(openDepartments: ["d0", "d1", "d2", "d3"], policy: RoutingPolicy(assignment: .automatic, maxChatsPerAgent: 5))
         let now = Date()
@@ -142,6 +142,9 @@ struct ChatBench: AsyncParsableCommand {
             _ = actions
             _ = state.handle(Envelope(producer: "bench", event: .chatCloseRequested(ChatCloseRequested(chatId: "c\(index)", departmentId: department, requestedBy: agent))),
                              producer: "bench", now: now) { _ in false }
+            // The agent finishes the wrap-up, so the chat leaves the router's open chats.
+            _ = state.handle(Envelope(producer: "bench", event: .chatOwnerActionRequested(ChatOwnerActionRequested(
+                chatId: "c\(index)", departmentId: department, agent: agent, action: .finishWrapUp))), producer: "bench", now: now) { _ in false }
         }
         let elapsed = started.duration(to: clock.now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

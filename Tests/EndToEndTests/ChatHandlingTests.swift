@@ -111,6 +111,16 @@ struct ChatHandlingTests {
             let wrapping = try await alice.socket.next { $0["type"]?.string == "chat.updated" && $0["change"]?.string == "wrapup_started" && $0["chat"]?["chatId"]?.string == second.chatId }
             #expect(wrapping["chat"]?["wrapUp"]?["state"]?.string == "active")
             #expect(wrapping["chat"]?["wrapUp"]?["since"]?.string != nil)
+            #expect(wrapping["chat"]?["closedBy"]?["role"]?.string == "visitor", "the agent sees who ended it")
+            // The visitor sees who ended the chat, not the agent's after-chat work.
+            let seenByVisitor = try await client.request("GET", "/api/v1/chats/\(second.chatId)", token: second.token).body["chat"]
+            #expect(seenByVisitor?["closedBy"]?["role"]?.string == "visitor")
+            #expect(seenByVisitor?["wrapUp"] == nil)
+            // Another tab of alice's finds the unfinished wrap-up in its hello.
+            let secondTab = try await client.socket(token: alice.token)
+            let hello = try await secondTab.next(type: "hello")
+            #expect(hello["chats"]?.array.contains { $0["chatId"]?.string == second.chatId && $0["wrapUp"]?["state"]?.string == "active" } == true)
+            await secondTab.close()
             let finished = try await client.request("POST", "/api/v1/chats/\(second.chatId)/finish-wrapup", token: alice.token)
             #expect(finished.status == 200, "\(finished.text)")
             #expect(finished.body["chat"]?["wrapUp"]?["state"]?.string == "done")

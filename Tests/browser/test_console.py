@@ -305,6 +305,7 @@ def test_park_invite_transfer_return_close_and_wrap_up(gateway, consoles, visito
     alice.confirm(yes=True)
     alice.wait_my_chat("Jonas", lambda c: c["group"] == "wrapups", "in wrap-up")
     alice.wait_visible("#wrapup-bar")
+    eventually(lambda: "You ended the chat." in alice.system_lines(), 5, "the log saying who ended the chat")
     assert not alice.find("#compose").is_enabled()
     eventually(lambda: seconds(alice.text("#wrapup-timer")) >= 1, 5, "the wrap-up timer running")
     alice.click("#wrapup-pause")
@@ -314,7 +315,7 @@ def test_park_invite_transfer_return_close_and_wrap_up(gateway, consoles, visito
     assert alice.text("#wrapup-timer") == stopped
     alice.screenshot("console-08-wrap-up")
 
-    # A reload keeps the chat in wrap-up (hello lists no closed chats) with its history.
+    # A reload keeps the chat in wrap-up (hello lists unfinished wrap-ups) with its history.
     alice.driver.refresh()
     alice.wait_visible("#app")
     alice.wait_my_chat("Jonas", lambda c: c["group"] == "wrapups" and c["current"], "in wrap-up after a reload")
@@ -324,7 +325,9 @@ def test_park_invite_transfer_return_close_and_wrap_up(gateway, consoles, visito
     alice.wait_visible("#wrapup-pause")
     alice.click("#wrapup-done")
     eventually(lambda: alice.my_chat("Jonas") is None, 10, "Jonas gone after Done")
-    assert jonas.chat()["wrapUp"]["state"] == "done"
+    seen_by_visitor = jonas.chat()
+    assert seen_by_visitor["status"] == "closed" and seen_by_visitor["closedBy"]["id"] == "alice"
+    assert "wrapUp" not in seen_by_visitor, "the agent's after-chat work is not shown to the visitor"
     assert alice.alerts() == [] and bob.alerts() == []
 
 

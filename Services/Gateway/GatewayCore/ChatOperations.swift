@@ -56,7 +56,7 @@ final class ChatOperations: Sendable {
         }
         guard let (chat, agent) = found else { throw APIError.chatNotFound }
         switch caller.role {
-        case .visitor where chat.visitor.id == caller.id: return chat
+        case .visitor where chat.visitor.id == caller.id: return chat.seenByVisitor
         case .agent where agent?.departmentIds.contains(chat.departmentId) == true || chat.agentIds.contains(caller.id): return chat
         default: throw APIError.chatNotFound
         }

@@ -41,7 +41,13 @@ final class ConnectionHub: Sendable {
                 }
             case .chatChanged(let chat, let change):
                 let frame = APIJSON.string(ChatUpdatedFrame(chat: chat, change: change))
-                push(frame: frame) { $0.caller.role == .visitor ? $0.caller.id == chat.visitor.id : $0.departmentIds.contains(chat.departmentId) }
+                push(frame: frame) { $0.caller.role != .visitor && $0.departmentIds.contains(chat.departmentId) }
+                // After the close, changes are the agent's wrap-up: not the visitor's business.
+                if chat.status != "closed" || change == "closed" {
+                    push(frame: APIJSON.string(ChatUpdatedFrame(chat: chat.seenByVisitor, change: change))) {
+                        $0.caller.role == .visitor && $0.caller.id == chat.visitor.id
+                    }
+                }
                 let agents = chat.agentIds
                 if !agents.isEmpty {
                     // A newly assigned or invited agent gets the conversation so far.

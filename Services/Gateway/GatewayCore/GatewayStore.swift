@@ -95,6 +95,13 @@ enum GatewayStore {
                 table.add(column: "wrap_up_since", .double)
             }
         }),
+        ("gateway-7", { db in
+            try db.alter(table: "chats") { table in
+                table.add(column: "closed_by_role", .text)
+                table.add(column: "closed_by_id", .text)
+                table.add(column: "closed_by_name", .text)
+            }
+        }),
     ]
 
     // MARK: Applying events
@@ -192,9 +199,9 @@ enum GatewayStore {
                 UPDATE chats SET status = 'closed', closed_at = ?,
                     wrap_up_since = CASE WHEN status = 'assigned' THEN ? ELSE NULL END,
                     handled_seconds = handled_seconds + CASE WHEN active_since IS NULL THEN 0 ELSE MAX(0, ? - active_since) END,
-                    active_since = NULL
+                    active_since = NULL, closed_by_role = ?, closed_by_id = ?, closed_by_name = ?
                 WHERE id = ? AND status != 'closed'
-                """, arguments: [time, time, time, closed.chatId])
+                """, arguments: [time, time, time, closed.closedBy.role.rawValue, closed.closedBy.id, closed.closedBy.displayName, closed.chatId])
             changed = (closed.chatId, "closed", [closed.departmentId])
         case .messagePosted(let message):
             let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM messages WHERE chat_id = ? AND message_id = ?",
@@ -294,15 +301,16 @@ enum GatewayStore {
             """, arguments: [department])
     }
 
-    /// Open chats a caller takes part in: a visitor's own, an agent's assigned ones.
-    /// Open chats a caller takes part in: a visitor's own; an agent's held or invited ones.
+    /// Open chats a caller takes part in: a visitor's own; an agent's held or invited ones,
+    /// and closed ones whose wrap-up they have not finished (so another tab finds them).
     static func openChats(_ db: Database, of caller: Caller) throws -> [ChatView] {
         let condition = caller.role == .visitor
-            ? "visitor_id = ?"
-            : "(agent_id = ? OR id IN (SELECT chat_id FROM chat_participants WHERE agent_id = ?))"
-        let arguments: StatementArguments = caller.role == .visitor ? [caller.id] : [caller.id, caller.id]
-        return try Row.fetchAll(db, sql: "SELECT id FROM chats WHERE \(condition) AND status != 'closed' ORDER BY queued_at", arguments: arguments)
-            .compactMap { try chat(db, id: $0["id"]) }
+            ? "visitor_id = ? AND status != 'closed'"
+            : "((agent_id = ? OR id IN (SELECT chat_id FROM chat_participants WHERE agent_id = ?)) AND status != 'closed'"
+                + " OR agent_id = ? AND status = 'closed' AND wrap_up_state = 'active')"
+        let arguments: StatementArguments = caller.role == .visitor ? [caller.id] : [caller.id, caller.id, caller.id]
+        return try Row.fetchAll(db, sql: "SELECT id FROM chats WHERE \(condition) ORDER BY queued_at", arguments: arguments)
+            .compactMap { try chat(db, id: $0["id"]).map { caller.role == .visitor ? $0.seenByVisitor : $0 } }
     }
 
     static func invitedAgents(_ db: Database, chatId: String) throws -> [PersonView] {
@@ -383,6 +391,9 @@ enum GatewayStore {
             handledSeconds: row["handled_seconds"],
             activeSince: (row["active_since"] as Double?).map(Date.init(timeIntervalSince1970:)),
             position: nil, estimatedWaitSeconds: nil,
+            closedBy: (row["closed_by_id"] as String?).map {
+                MessageView.SenderView(role: row["closed_by_role"] ?? "system", id: $0, displayName: row["closed_by_name"] ?? $0)
+            },
             wrapUp: (row["wrap_up_state"] as String?).map { state in
                 WrapUpView(state: state, seconds: row["wrap_up_seconds"], since: (row["wrap_up_since"] as Double?).map(Date.init(timeIntervalSince1970:)))
             })

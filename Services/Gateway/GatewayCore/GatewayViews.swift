@@ -31,7 +31,9 @@ public struct ChatView: Codable, Sendable, Equatable {
     public var position: Int?
     /// While queued: `position` × the department's average wait of its last 20 assigned chats.
     public var estimatedWaitSeconds: Double?
-    /// After the chat closed: its agent's after-chat work (C8).
+    /// Who ended the chat (the visitor or the agent), once closed.
+    public var closedBy: MessageView.SenderView? = nil
+    /// After the chat closed: its agent's after-chat work (C8). Agents only.
     public var wrapUp: WrapUpView? = nil
 }
 
@@ -47,6 +49,13 @@ public struct WrapUpView: Codable, Sendable, Equatable {
 extension ChatView {
     /// The owner and the invited agents.
     var agentIds: [String] { (agent.map { [$0.id] } ?? []) + invitedAgents.map(\.id) }
+
+    /// What the visitor sees: the agent's after-chat work is not theirs to see.
+    var seenByVisitor: ChatView {
+        var view = self
+        view.wrapUp = nil
+        return view
+    }
 }
 
 public struct MessageView: Codable, Sendable, Equatable {

@@ -296,7 +296,12 @@
         const invitee = (c.invitedAgents || [])[(c.invitedAgents || []).length - 1];
         return `${who(invitee)} ${invitee && me && invitee.id === me.id ? 'were' : 'was'} invited into the chat.`;
       }
-      case 'closed': return 'The chat has ended.';
+      case 'closed': {
+        const by = c.closedBy;
+        if (!by) return 'The chat has ended.';
+        if (by.role === 'visitor') return `${by.displayName} ended the chat.`;
+        return me && by.id === me.id ? 'You ended the chat.' : `${by.displayName} ended the chat.`;
+      }
       case 'wrapup_started': return 'Wrap-up started.';
       case 'wrapup_finished': return 'Wrap-up done.';
       default: return '';
