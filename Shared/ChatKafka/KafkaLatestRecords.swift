@@ -6,6 +6,21 @@ import Foundation
 /// fetches the record just before it. Call it on a thread of its own, not the cooperative
 /// pool (a rebalance callback's thread is fine).
 public enum KafkaLatestRecords {
+    /// Each partition's end offset (the offset the next record will get). Blocking.
+    public static func endOffsets(configuration: KafkaConsumerConfiguration, topic: String) throws -> [Int32: Int64] {
+        let client = try RDKafkaClient(kind: .consumer, properties: configuration.properties)
+        let count = try client.partitionCount(topic: topic, timeoutMilliseconds: 5_000)
+        var ends: [Int32: Int64] = [:]
+        for partition in 0..<count {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let error = client.withHandle { rd_kafka_query_watermark_offsets($0, topic, partition, &low, &high, 5_000) }
+            if error.isError { throw KafkaError(code: error, context: "read the end of \(topic)[\(partition)]") }
+            ends[partition] = high
+        }
+        return ends
+    }
+
     /// The number of partitions of `topic`, from a metadata request. Blocking.
     public static func partitionCount(configuration: KafkaConsumerConfiguration, topic: String) throws -> Int32 {
         let client = try RDKafkaClient(kind: .consumer, properties: configuration.properties)

@@ -126,6 +126,17 @@ public enum WireEvent: Sendable, Equatable {
         }
     }
 
+    /// The agent a presence command is about.
+    public var agentId: String? {
+        switch self {
+        case .agentConnected(let payload): payload.agentId
+        case .agentDisconnected(let payload): payload.agentId
+        case .agentAvailabilitySet(let payload): payload.agentId
+        case .agentPresenceChanged(let payload): payload.agentId
+        default: nil
+        }
+    }
+
     init(type: EventType, payload decoder: any Decoder) throws {
         switch type {
         case .chatStartRequested: self = .chatStartRequested(try ChatStartRequested(from: decoder))

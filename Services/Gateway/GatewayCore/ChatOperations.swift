@@ -15,8 +15,11 @@ final class ChatOperations: Sendable {
     let configuration: GatewayConfiguration
     let messageLimiter: RateLimiter
     let viewCommits: ViewCommits
+    let presence: PresenceReporter
 
-    init(store: ServiceStore, producer: KafkaProducer, replies: PendingReplies, viewCommits: ViewCommits, configuration: GatewayConfiguration) {
+    init(store: ServiceStore, producer: KafkaProducer, replies: PendingReplies, viewCommits: ViewCommits, presence: PresenceReporter,
+         configuration: GatewayConfiguration) {
+        self.presence = presence
         self.store = store
         self.producer = producer
         self.replies = replies
@@ -204,8 +207,11 @@ final class ChatOperations: Sendable {
         guard let current = try await read({ try GatewayStore.agent($0, id: agent.id) }), current.status == "online" else {
             throw APIError(.conflict, "agent_offline", "Connect the console first: availability applies to online agents.")
         }
-        try await publish(.presenceCommands, key: agent.id, .agentAvailabilitySet(
-            AgentAvailabilitySet(agentId: agent.id, available: available ?? current.available, busy: busy)))
+        do {
+            try await presence.availability(AgentAvailabilitySet(agentId: agent.id, available: available ?? current.available, busy: busy))
+        } catch {
+            throw APIError.unavailable
+        }
     }
 
     func publish(_ topic: Topic, key: String, _ event: WireEvent) async throws {

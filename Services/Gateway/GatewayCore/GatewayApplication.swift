@@ -39,12 +39,14 @@ public enum GatewayApplication {
         let secret = try configuration.tokenSecret ?? localSecret(in: configuration.common.dataDirectory)
         let signer = AccessTokenSigner(secret: secret, lifetime: TimeInterval(configuration.tokenLifetimeSeconds))
         let producer = try KafkaProducer(configuration: configuration.common.producerConfiguration(), logger: logger)
-        try await announceStart(producer: producer, gatewayID: configuration.common.instanceID, logger: logger)
+        let presencePartitions = try await announceStart(producer: producer, gatewayID: configuration.common.instanceID, logger: logger)
+        let presence = PresenceReporter(producer: producer, gatewayID: configuration.common.instanceID, partitions: presencePartitions)
 
         let hub = ConnectionHub()
         let replies = PendingReplies()
         let viewCommits = ViewCommits()
-        let operations = ChatOperations(store: store, producer: producer, replies: replies, viewCommits: viewCommits, configuration: configuration)
+        let operations = ChatOperations(store: store, producer: producer, replies: replies, viewCommits: viewCommits, presence: presence,
+                                        configuration: configuration)
         let router = Router()
         router.middlewares.add(AccessLogMiddleware(logger: logger))
         router.middlewares.add(CrossOriginMiddleware(allowed: configuration.allowedOrigins))
@@ -76,12 +78,14 @@ public enum GatewayApplication {
             store: store, common: configuration.common, applier: GatewayViewApplier(hub: hub, replies: replies, viewCommits: viewCommits), outbox: nil,
             health: context.health, logger: logger)
         // Shut down in reverse: HTTP drains first, the producer flushes last.
-        return [ProducerService(producer: producer), views, app]
+        let heartbeat = PresenceHeartbeat(reporter: presence, interval: .seconds(configuration.presenceHeartbeatSeconds))
+        return [ProducerService(producer: producer), views, heartbeat, app]
     }
 
     /// Tells every presence partition that this instance's earlier connections are gone.
     /// Enqueued before the first socket opens, so it precedes this instance's new connections.
-    static func announceStart(producer: KafkaProducer, gatewayID: String, logger: Logger) async throws {
+    /// Returns the partition count of `presence.commands`.
+    static func announceStart(producer: KafkaProducer, gatewayID: String, logger: Logger) async throws -> Int32 {
         var attempt = 0
         while true {
             do {
@@ -90,7 +94,7 @@ public enum GatewayApplication {
                 for partition in 0..<partitions {
                     try producer.enqueue(WireRecord(topic: .presenceCommands, key: gatewayID, envelope: envelope, partition: partition).kafkaRecord)
                 }
-                return
+                return partitions
             } catch {
                 attempt += 1
                 guard attempt < 60 else { throw error }

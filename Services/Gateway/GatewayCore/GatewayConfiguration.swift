@@ -19,6 +19,9 @@ public struct GatewayConfiguration: Sendable {
     /// seen yet waits for its view to catch up (the chat may have just started through
     /// another gateway) before answering "not found".
     public var viewCatchUpMilliseconds: Int
+    /// `GATEWAY_PRESENCE_HEARTBEAT_SECONDS`: how often each open agent socket is reported to
+    /// presence again (keep it well below `PRESENCE_CONNECTION_TIMEOUT_SECONDS`).
+    public var presenceHeartbeatSeconds: Int
     /// `GATEWAY_MAX_MESSAGE_CHARS`: the longest chat message accepted.
     public var maxMessageCharacters: Int
     /// `GATEWAY_MESSAGES_PER_MINUTE` and `GATEWAY_MESSAGE_BURST`: how fast one caller may
@@ -43,6 +46,7 @@ public struct GatewayConfiguration: Sendable {
         tokenLifetimeSeconds = try environment.int("GATEWAY_TOKEN_TTL_SECONDS", default: 86_400, range: 60...31_536_000)
         replyTimeoutMilliseconds = try environment.int("GATEWAY_REPLY_TIMEOUT_MS", default: 10_000, range: 100...120_000)
         viewCatchUpMilliseconds = try environment.int("GATEWAY_VIEW_CATCH_UP_MS", default: 1_500, range: 0...30_000)
+        presenceHeartbeatSeconds = try environment.int("GATEWAY_PRESENCE_HEARTBEAT_SECONDS", default: 10, range: 1...300)
         maxMessageCharacters = try environment.int("GATEWAY_MAX_MESSAGE_CHARS", default: 4_000, range: 1...100_000)
         messagesPerMinute = try environment.int("GATEWAY_MESSAGES_PER_MINUTE", default: 60, range: 1...100_000)
         messageBurst = try environment.int("GATEWAY_MESSAGE_BURST", default: 20, range: 1...100_000)

@@ -96,8 +96,7 @@ struct RealtimeSocket {
         hub.add(.init(id: connectionID, caller: caller, departmentIds: departments, pushes: continuation))
         logger.info("socket opened", metadata: ["connection": "\(connectionID)", "role": "\(caller.role.rawValue)", "caller": "\(caller.id)"])
         if caller.role == .agent {
-            try? await operations.publish(.presenceCommands, key: caller.id, .agentConnected(
-                AgentConnected(agentId: caller.id, connectionId: connectionID, gatewayId: operations.gatewayID)))
+            try? await operations.presence.connected(agentId: caller.id, connectionId: connectionID)
         }
         defer {
             logger.info("socket closed", metadata: ["connection": "\(connectionID)"])
@@ -105,8 +104,7 @@ struct RealtimeSocket {
             if caller.role == .agent {
                 let operations = operations
                 Task {
-                    try? await operations.publish(.presenceCommands, key: caller.id, .agentDisconnected(
-                        AgentDisconnected(agentId: caller.id, connectionId: connectionID, gatewayId: operations.gatewayID)))
+                    try? await operations.presence.disconnected(agentId: caller.id, connectionId: connectionID)
                 }
             }
         }

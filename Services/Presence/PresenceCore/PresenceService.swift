@@ -16,6 +16,9 @@ public struct PresenceConfiguration: Sendable {
     public var groupID: String
     /// `PRESENCE_GRACE_SECONDS`: how long an agent without connections stays online.
     public var gracePeriodSeconds: Int
+    /// `PRESENCE_CONNECTION_TIMEOUT_SECONDS`: a connection that no gateway mentioned for this
+    /// long is over (gateways repeat open ones every `GATEWAY_PRESENCE_HEARTBEAT_SECONDS`).
+    public var connectionTimeoutSeconds: Int
     /// `PRESENCE_DEPARTMENTS`: `id:Display name` entries separated by `;`.
     public var departments: [DepartmentEntry]
     /// `PRESENCE_AGENTS`: `id:Display name:department+department` entries separated by `;`.
@@ -28,6 +31,7 @@ public struct PresenceConfiguration: Sendable {
         common = try CommonConfiguration(service: "presence", environment: environment)
         groupID = try environment.string("PRESENCE_GROUP_ID", default: "presence")
         gracePeriodSeconds = try environment.int("PRESENCE_GRACE_SECONDS", default: 10, range: 0...3_600)
+        connectionTimeoutSeconds = try environment.int("PRESENCE_CONNECTION_TIMEOUT_SECONDS", default: 30, range: 2...3_600)
         departments = try Self.entries(environment, "PRESENCE_DEPARTMENTS", default: Self.defaultDepartments, fields: 2).map {
             DepartmentEntry(id: $0[0], displayName: $0[1])
         }
@@ -83,17 +87,25 @@ enum PresenceStore {
                 agent.status = AgentPresenceChanged.Status(rawValue: row["status"]) ?? .offline
                 agent.available = row["available"]
                 agent.busy = row["busy"]
-                agent.connections = (try? JSONDecoder().decode([String: String].self, from: Data((row["connections"] as String).utf8))) ?? [:]
+                agent.connections = connections(fromJSON: row["connections"])
                 agent.offlineAt = (row["offline_at"] as Double?).map(Date.init(timeIntervalSince1970:))
             }
             return agent
         }
     }
 
+    /// Connections as stored; rows from before connections had a time read as just seen.
+    static func connections(fromJSON text: String) -> [String: AgentConnection] {
+        let data = Data(text.utf8)
+        if let current = try? WireCodec.decodeValue([String: AgentConnection].self, from: data) { return current }
+        let older = (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
+        return older.mapValues { AgentConnection(gatewayId: $0, seenAt: Date()) }
+    }
+
     static func apply(_ action: PresenceAction, in db: Database) throws {
         switch action {
         case .saveAgent(let agent):
-            let connections = String(decoding: try JSONEncoder().encode(agent.connections), as: UTF8.self)
+            let connections = String(decoding: try WireCodec.encodeValue(agent.connections), as: UTF8.self)
             try db.execute(
                 sql: """
                 INSERT INTO agents (id, status, available, connections, offline_at, busy) VALUES (?, ?, ?, ?, ?, ?)
@@ -107,16 +119,31 @@ enum PresenceStore {
     }
 }
 
-/// Presence state shared by the command consumer and the grace-period clock.
+/// Presence state shared by the command consumer, the view of other instances' agents and
+/// the grace-period clock. Each instance decides for the agents of its `presence.commands`
+/// partitions; what the others decided reaches it through `presence.agents`.
 final class PresenceEngine: EventApplier {
     typealias Effect = Never
     private let state: Mutex<PresenceState>
+    private let store: ServiceStore
+    private let outbox: OutboxPublisher
+    private let reader: KafkaConsumerConfiguration
+    private let logger: Logger
 
-    init(state: PresenceState) {
+    init(state: PresenceState, store: ServiceStore, outbox: OutboxPublisher, reader: KafkaConsumerConfiguration, logger: Logger) {
         self.state = Mutex(state)
+        self.store = store
+        self.outbox = outbox
+        self.reader = reader
+        self.logger = logger
     }
 
     func apply(_ envelope: Envelope, record: KafkaConsumedRecord, in db: Database) throws -> [Never] {
+        if record.topic == Topic.presenceAgents.name {
+            guard case .agentPresenceChanged(let change) = envelope.event else { return [] }
+            try run({ $0.noteRemote(change, now: Date()) }, in: db)
+            return []
+        }
         try state.withLock { current in
             var next = current
             switch next.handle(envelope, now: Date()) {
@@ -137,6 +164,48 @@ final class PresenceEngine: EventApplier {
             current = next
         }
     }
+
+    /// Takes over agents: first the view of `presence.agents` catches up with what their
+    /// previous owner published, then their state is this instance's to decide.
+    func assigned(_ partitions: [KafkaTopicPartition]) {
+        let owned = Set(partitions.filter { $0.topic == Topic.presenceCommands.name }.map(\.partition))
+        guard !owned.isEmpty else { return }
+        waitForTheView()
+        do {
+            try store.database.write { db in try run({ $0.adopt(partitions: owned, now: Date()) }, in: db) }
+        } catch {
+            logger.critical("cannot take over agents", metadata: ["partitions": "\(owned.sorted())", "error": "\(error)"])
+            exit(1)
+        }
+        outbox.signal()
+    }
+
+    /// Stops deciding for the agents of the partitions, and publishes what is left, so the
+    /// next owner's view has it.
+    func revoked(_ partitions: [KafkaTopicPartition]) {
+        let released = Set(partitions.filter { $0.topic == Topic.presenceCommands.name }.map(\.partition))
+        guard !released.isEmpty else { return }
+        state.withLock { $0.release(partitions: released) }
+        if !outbox.waitUntilPublished(timeout: .seconds(10)) {
+            logger.warning("revoked partitions before the outbox was published", metadata: ["partitions": "\(released.sorted())"])
+        }
+    }
+
+    /// Waits (up to 10 s) until the store's view has read `presence.agents` up to its end.
+    private func waitForTheView() {
+        let topic = Topic.presenceAgents.name
+        guard let ends = try? KafkaLatestRecords.endOffsets(configuration: reader, topic: topic) else {
+            logger.warning("cannot read the end of presence.agents; taking over without waiting for the view")
+            return
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let read = (try? store.database.read { try ConsumerOffsets.load($0, topics: [topic]) })?[topic] ?? [:]
+            if ends.allSatisfy({ partition, end in end == 0 || (read[partition] ?? 0) >= end }) { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        logger.warning("the view of presence.agents did not catch up in 10 s; taking over anyway")
+    }
 }
 
 public enum PresenceApplication {
@@ -144,25 +213,53 @@ public enum PresenceApplication {
         let logger = context.logger
         let store = try ServiceStore(path: configuration.storePath, migrations: PresenceStore.migrations)
         context.health.set("store", true)
+        let reader = configuration.common.consumerConfiguration(groupID: "\(configuration.common.instanceID).reader")
+        let partitions = try Self.partitionCounts(reader: reader, logger: logger)
         let agents = try store.database.read { try PresenceStore.load($0, directory: configuration.agents) }
-        let state = PresenceState(agents: agents, departments: configuration.departments,
-                                  gracePeriod: TimeInterval(configuration.gracePeriodSeconds), producer: configuration.common.instanceID)
-        let engine = PresenceEngine(state: state)
-        try store.database.write { db in
-            try engine.run({ $0.announcement(now: Date()) }, in: db)
-        }
+        // Owns nothing until the group assigns partitions; then it announces its agents.
+        let state = PresenceState(agents: agents, departments: configuration.departments, gracePeriod: TimeInterval(configuration.gracePeriodSeconds),
+                                  connectionTimeout: TimeInterval(configuration.connectionTimeoutSeconds), ownedPartitions: [],
+                                  commandPartitions: partitions, producer: configuration.common.instanceID)
         let producer = try KafkaProducer(configuration: configuration.common.producerConfiguration(), logger: logger)
         let outbox = OutboxPublisher(store: store, producer: producer, logger: logger)
+        let engine = PresenceEngine(state: state, store: store, outbox: outbox, reader: reader, logger: logger)
         return [
             ProducerService(producer: producer),
             outbox,
-            // Takes agents offline when their grace period ends.
+            // Ends silent connections and takes agents offline when their grace period ends.
             PeriodicTask(every: .milliseconds(500), store: store, outbox: outbox) { db, now in
                 try engine.run({ $0.expireGracePeriods(now: now) }, in: db)
             },
+            // Every instance follows every agent's published state (departments count them all).
+            ConsumerLoop(name: "agents", topics: [.presenceAgents], mode: .allPartitions, store: store,
+                         common: configuration.common, applier: engine, outbox: outbox, health: context.health, logger: logger),
             ConsumerLoop(name: "commands", topics: [.presenceCommands], mode: .group(groupID: configuration.groupID), store: store,
                          common: configuration.common, applier: engine, outbox: outbox, health: context.health, logger: logger),
             OpsRoutes.server(host: configuration.common.opsHost, port: configuration.common.opsPort, context: context),
         ]
+    }
+
+    /// `presence.commands` and `presence.agents` must have the same partition count: an
+    /// agent's records go to the same partition number in both.
+    static func partitionCounts(reader: KafkaConsumerConfiguration, logger: Logger) throws -> Int32 {
+        var attempt = 0
+        while true {
+            do {
+                let commands = try KafkaLatestRecords.partitionCount(configuration: reader, topic: Topic.presenceCommands.name)
+                let agents = try KafkaLatestRecords.partitionCount(configuration: reader, topic: Topic.presenceAgents.name)
+                guard commands == agents else {
+                    throw ConfigurationError(variable: "presence.commands/presence.agents",
+                                             problem: "the topics have \(commands) and \(agents) partitions; they must have the same count")
+                }
+                return commands
+            } catch let error as ConfigurationError {
+                throw error
+            } catch {
+                attempt += 1
+                guard attempt < 60 else { throw error }
+                logger.warning("broker not reachable yet; retrying", metadata: ["error": "\(error)"])
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
     }
 }

@@ -1,13 +1,26 @@
 import ChatWire
 import Foundation
 
+/// One open console connection (browser tab, device) of an agent.
+public struct AgentConnection: Codable, Sendable, Equatable {
+    public var gatewayId: String
+    /// The last `agent.connected` for it: the gateway repeats it while the socket is open,
+    /// so a connection whose gateway went silent ends after the connection timeout.
+    public var seenAt: Date
+
+    public init(gatewayId: String, seenAt: Date) {
+        self.gatewayId = gatewayId
+        self.seenAt = seenAt
+    }
+}
+
 /// An agent as presence tracks them.
 public struct AgentPresence: Sendable, Equatable {
     public var id: String
     public var displayName: String
     public var departmentIds: [String]
-    /// Open connections (browser tabs, devices), by connection id → gateway id.
-    public var connections: [String: String] = [:]
+    /// Open connections, by connection id.
+    public var connections: [String: AgentConnection] = [:]
     public var status: AgentPresenceChanged.Status = .offline
     public var available = false
     public var busy = false
@@ -45,20 +58,93 @@ public struct PresenceState: Sendable {
     public let departments: [DepartmentEntry]
     /// How long an agent with no connection stays online (reload, network blip).
     public let gracePeriod: TimeInterval
+    /// How long a connection counts without hearing of it again (the gateway repeats
+    /// `agent.connected` while a socket is open).
+    public let connectionTimeout: TimeInterval
+    /// The `presence.commands` partitions this instance owns; nil: all (one instance
+    /// before it tracks ownership, and unit tests).
+    public private(set) var ownedPartitions: Set<Int32>?
+    public let commandPartitions: Int32
+    /// What was last published per department, so only changes go out.
+    private var published: [String: DepartmentAvailabilityChanged] = [:]
     private let producer: String
 
-    public init(agents: [AgentPresence], departments: [DepartmentEntry], gracePeriod: TimeInterval, producer: String) {
+    public init(agents: [AgentPresence], departments: [DepartmentEntry], gracePeriod: TimeInterval, connectionTimeout: TimeInterval = 30,
+                ownedPartitions: Set<Int32>? = nil, commandPartitions: Int32 = Int32(Topic.presenceCommands.partitions), producer: String) {
         self.agents = Dictionary(uniqueKeysWithValues: agents.map { ($0.id, $0) })
         self.departments = departments
         self.gracePeriod = gracePeriod
+        self.connectionTimeout = connectionTimeout
+        self.ownedPartitions = ownedPartitions
+        self.commandPartitions = max(1, commandPartitions)
         self.producer = producer
+        for department in departments { published[department.id] = availability(of: department) }
     }
 
-    /// Records that announce every agent and department as they are now (at start-up, so
-    /// a broker that lost its memory and every new consumer learns the whole picture).
-    public func announcement(now: Date) -> [PresenceAction] {
-        agents.values.sorted { $0.id < $1.id }.map { publishAgent($0, cause: nil, now: now) }
-            + departments.map { publishDepartment($0, cause: nil, now: now) }
+    /// The agent's partition of `presence.commands` and `presence.agents`: their records
+    /// are written there explicitly, so every service computes the same.
+    public func partition(of agentId: String) -> Int32 {
+        Partitioning.partition(forKey: agentId, count: commandPartitions)
+    }
+
+    /// Whether this instance decides for the agent.
+    public func owns(_ agent: AgentPresence) -> Bool {
+        ownedPartitions.map { $0.contains(partition(of: agent.id)) } ?? true
+    }
+
+    /// Whether this instance publishes the department's availability: the owner of the
+    /// partition its id maps to.
+    func isHomedHere(_ departmentId: String) -> Bool {
+        ownedPartitions.map { $0.contains(Partitioning.partition(forKey: departmentId, count: commandPartitions)) } ?? true
+    }
+
+    /// Records that announce every agent and department this instance decides for, as they
+    /// are now (at start-up and takeover, so a broker that lost its memory and every new
+    /// consumer learns the whole picture).
+    public mutating func announcement(now: Date) -> [PresenceAction] {
+        var actions = agents.values.filter(owns).sorted { $0.id < $1.id }.map { publishAgent($0, cause: nil, now: now) }
+        for department in departments where isHomedHere(department.id) {
+            let current = availability(of: department)
+            published[department.id] = current
+            actions.append(publishDepartment(current, cause: nil, now: now))
+        }
+        return actions
+    }
+
+    // MARK: Ownership (scale-out)
+
+    /// Takes over partitions: their agents' last published state (from the view) becomes
+    /// this instance's to decide. Their connections are not known here; an online agent's
+    /// gateways repeat them within the connection timeout, or the agent goes offline.
+    public mutating func adopt(partitions: Set<Int32>, now: Date) -> [PresenceAction] {
+        ownedPartitions = (ownedPartitions ?? []).union(partitions)
+        var actions: [PresenceAction] = []
+        for id in agents.keys.sorted() {
+            guard var agent = agents[id], partitions.contains(partition(of: id)) else { continue }
+            agent.connections = [:]
+            agent.offlineAt = agent.status == .online ? now.addingTimeInterval(connectionTimeout) : nil
+            agents[id] = agent
+            actions.append(.saveAgent(agent))
+        }
+        return actions + announcement(now: now)
+    }
+
+    /// Gives partitions up: their agents are another instance's from now on.
+    public mutating func release(partitions: Set<Int32>) {
+        ownedPartitions = (ownedPartitions ?? []).subtracting(partitions)
+    }
+
+    /// An agent's state as their owner published it (`presence.agents`); for agents this
+    /// instance does not own it is the truth, and counts for the departments homed here.
+    public mutating func noteRemote(_ change: AgentPresenceChanged, now: Date) -> [PresenceAction] {
+        guard var agent = agents[change.agentId], !owns(agent) else { return [] }
+        agent.status = change.status
+        agent.available = change.available
+        agent.busy = change.busy ?? false
+        agent.connections = [:]
+        agent.offlineAt = nil
+        agents[change.agentId] = agent
+        return [.saveAgent(agent)] + departmentChanges(cause: nil, now: now)
     }
 
     public mutating func handle(_ envelope: Envelope, now: Date) -> Result<[PresenceAction], PresenceRefusal> {
@@ -66,7 +152,7 @@ public struct PresenceState: Sendable {
         switch envelope.event {
         case .agentConnected(let connected):
             return update(connected.agentId, cause: envelope, now: now) { agent in
-                agent.connections[connected.connectionId] = connected.gatewayId
+                agent.connections[connected.connectionId] = AgentConnection(gatewayId: connected.gatewayId, seenAt: now)
                 agent.offlineAt = nil
                 if agent.status == .offline {
                     // Available by default after login; a second tab of an online agent
@@ -92,9 +178,9 @@ public struct PresenceState: Sendable {
             // That gateway's earlier connections are gone; each agent left without one
             // gets the grace period to reconnect.
             var actions: [PresenceAction] = []
-            for id in agents.keys.sorted() where agents[id]!.connections.values.contains(started.gatewayId) {
+            for id in agents.keys.sorted() where owns(agents[id]!) && agents[id]!.connections.values.contains(where: { $0.gatewayId == started.gatewayId }) {
                 if case .success(let more) = update(id, cause: envelope, now: now, change: { agent in
-                    agent.connections = agent.connections.filter { $0.value != started.gatewayId }
+                    agent.connections = agent.connections.filter { $0.value.gatewayId != started.gatewayId }
                     if agent.connections.isEmpty, agent.status == .online { agent.offlineAt = graceEnds }
                 }) { actions += more }
             }
@@ -104,10 +190,19 @@ public struct PresenceState: Sendable {
         }
     }
 
-    /// Takes offline every agent whose grace period ran out by `now`.
+    /// Ends connections not heard of within the connection timeout (their gateway died
+    /// without a word) and takes offline every agent whose grace period ran out by `now`.
     public mutating func expireGracePeriods(now: Date) -> [PresenceAction] {
         var actions: [PresenceAction] = []
-        for id in agents.keys.sorted() {
+        let silentSince = now.addingTimeInterval(-connectionTimeout)
+        for id in agents.keys.sorted() where owns(agents[id]!) && agents[id]!.connections.values.contains(where: { $0.seenAt < silentSince }) {
+            let graceEnds = now.addingTimeInterval(gracePeriod)
+            if case .success(let more) = update(id, cause: nil, now: now, change: { agent in
+                agent.connections = agent.connections.filter { $0.value.seenAt >= silentSince }
+                if agent.connections.isEmpty, agent.status == .online { agent.offlineAt = graceEnds }
+            }) { actions += more }
+        }
+        for id in agents.keys.sorted() where owns(agents[id]!) {
             guard let deadline = agents[id]?.offlineAt, deadline <= now else { continue }
             if case .success(let more) = update(id, cause: nil, now: now, change: { agent in
                 agent.offlineAt = nil
@@ -136,12 +231,28 @@ public struct PresenceState: Sendable {
             actions.append(publishAgent(agent, cause: cause, now: now))
         }
         if before.isTakingChats != agent.isTakingChats {
-            // Each of the agent's departments gained or lost one available agent.
-            for department in departments where agent.departmentIds.contains(department.id) {
-                actions.append(publishDepartment(department, cause: cause, now: now))
-            }
+            actions += departmentChanges(cause: cause, now: now)
         }
         return .success(actions)
+    }
+
+    /// A department is open while one of its agents takes chats.
+    private func availability(of department: DepartmentEntry) -> DepartmentAvailabilityChanged {
+        let available = agents.values.filter { $0.isTakingChats && $0.departmentIds.contains(department.id) }.count
+        return DepartmentAvailabilityChanged(departmentId: department.id, displayName: department.displayName, open: available > 0, availableAgents: available)
+    }
+
+    /// Publishes the departments homed here whose availability differs from what was
+    /// last published.
+    private mutating func departmentChanges(cause: Envelope?, now: Date) -> [PresenceAction] {
+        var actions: [PresenceAction] = []
+        for department in departments where isHomedHere(department.id) {
+            let current = availability(of: department)
+            guard published[department.id] != current else { continue }
+            published[department.id] = current
+            actions.append(publishDepartment(current, cause: cause, now: now))
+        }
+        return actions
     }
 
     private func envelope(_ event: WireEvent, cause: Envelope?, now: Date) -> Envelope {
@@ -151,13 +262,12 @@ public struct PresenceState: Sendable {
     private func publishAgent(_ agent: AgentPresence, cause: Envelope?, now: Date) -> PresenceAction {
         let event = AgentPresenceChanged(agentId: agent.id, displayName: agent.displayName, departmentIds: agent.departmentIds,
                                          status: agent.status, available: agent.available, busy: agent.busy)
-        return .publish(WireRecord(topic: .presenceAgents, key: agent.id, envelope: envelope(.agentPresenceChanged(event), cause: cause, now: now)))
+        return .publish(WireRecord(topic: .presenceAgents, key: agent.id, envelope: envelope(.agentPresenceChanged(event), cause: cause, now: now),
+                                   partition: partition(of: agent.id)))
     }
 
-    private func publishDepartment(_ department: DepartmentEntry, cause: Envelope?, now: Date) -> PresenceAction {
-        let available = agents.values.filter { $0.isTakingChats && $0.departmentIds.contains(department.id) }.count
-        let event = DepartmentAvailabilityChanged(departmentId: department.id, displayName: department.displayName, open: available > 0, availableAgents: available)
-        return .publish(WireRecord(topic: .presenceDepartments, key: department.id, envelope: envelope(.departmentAvailabilityChanged(event), cause: cause, now: now)))
+    private func publishDepartment(_ event: DepartmentAvailabilityChanged, cause: Envelope?, now: Date) -> PresenceAction {
+        .publish(WireRecord(topic: .presenceDepartments, key: event.departmentId, envelope: envelope(.departmentAvailabilityChanged(event), cause: cause, now: now)))
     }
 }
 

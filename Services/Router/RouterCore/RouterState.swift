@@ -132,15 +132,9 @@ public struct RouterState: Sendable {
         return loads
     }
 
-    /// The partition whose owner keeps this agent's maximum (FNV-1a of the id, so every
-    /// instance computes the same).
+    /// The partition whose owner keeps this agent's maximum (the same on every instance).
     public func homePartition(of agentId: String) -> Int32 {
-        var hash: UInt32 = 2_166_136_261
-        for byte in agentId.utf8 {
-            hash ^= UInt32(byte)
-            hash = hash &* 16_777_619
-        }
-        return Int32(hash % UInt32(commandPartitions))
+        Partitioning.partition(forKey: agentId, count: commandPartitions)
     }
 
     /// Whether this instance decides automatic assignments for the agent. Without tracked
