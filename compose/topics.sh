@@ -56,5 +56,6 @@ topic presence.departments 3 compact
 topic archive.queries 12 delete
 topic gateway.replies 3 delete
 topic router.changelog 12 compact
+topic telephony.calls 6 delete
 
 echo "topics: all present"

@@ -29,6 +29,10 @@ public enum EventType: String, CaseIterable, Sendable {
     case transcriptAnswered = "transcript.answered"
     case routerPartitionSnapshot = "router.partition_snapshot"
     case chatAssignmentProposed = "chat.assignment_proposed"
+    case agentCallStarted = "agent.call_started"
+    case agentCallEnded = "agent.call_ended"
+    case callRoutingRequested = "call.routing_requested"
+    case callRouted = "call.routed"
 
     public var schemaVersion: Int { 1 }
 }
@@ -64,6 +68,10 @@ public enum WireEvent: Sendable, Equatable {
     case transcriptAnswered(TranscriptAnswered)
     case routerPartitionSnapshot(RouterPartitionSnapshot)
     case chatAssignmentProposed(ChatAssignmentProposed)
+    case agentCallStarted(AgentCallChanged)
+    case agentCallEnded(AgentCallChanged)
+    case callRoutingRequested(CallRoutingRequested)
+    case callRouted(CallRouted)
 
     public var type: EventType {
         switch self {
@@ -96,6 +104,10 @@ public enum WireEvent: Sendable, Equatable {
         case .transcriptAnswered: .transcriptAnswered
         case .routerPartitionSnapshot: .routerPartitionSnapshot
         case .chatAssignmentProposed: .chatAssignmentProposed
+        case .agentCallStarted: .agentCallStarted
+        case .agentCallEnded: .agentCallEnded
+        case .callRoutingRequested: .callRoutingRequested
+        case .callRouted: .callRouted
         }
     }
 
@@ -122,7 +134,8 @@ public enum WireEvent: Sendable, Equatable {
         case .transcriptRequested(let payload): payload.chatId
         case .transcriptAnswered(let payload): payload.chatId
         case .chatAssignmentProposed(let payload): payload.chatId
-        case .agentConnected, .agentDisconnected, .agentAvailabilitySet, .gatewayStarted, .agentPresenceChanged, .departmentAvailabilityChanged, .routerPartitionSnapshot: nil
+        case .agentConnected, .agentDisconnected, .agentAvailabilitySet, .gatewayStarted, .agentPresenceChanged, .departmentAvailabilityChanged, .routerPartitionSnapshot,
+             .agentCallStarted, .agentCallEnded, .callRoutingRequested, .callRouted: nil
         }
     }
 
@@ -133,6 +146,7 @@ public enum WireEvent: Sendable, Equatable {
         case .agentDisconnected(let payload): payload.agentId
         case .agentAvailabilitySet(let payload): payload.agentId
         case .agentPresenceChanged(let payload): payload.agentId
+        case .agentCallStarted(let payload), .agentCallEnded(let payload): payload.agentId
         default: nil
         }
     }
@@ -168,6 +182,10 @@ public enum WireEvent: Sendable, Equatable {
         case .transcriptAnswered: self = .transcriptAnswered(try TranscriptAnswered(from: decoder))
         case .routerPartitionSnapshot: self = .routerPartitionSnapshot(try RouterPartitionSnapshot(from: decoder))
         case .chatAssignmentProposed: self = .chatAssignmentProposed(try ChatAssignmentProposed(from: decoder))
+        case .agentCallStarted: self = .agentCallStarted(try AgentCallChanged(from: decoder))
+        case .agentCallEnded: self = .agentCallEnded(try AgentCallChanged(from: decoder))
+        case .callRoutingRequested: self = .callRoutingRequested(try CallRoutingRequested(from: decoder))
+        case .callRouted: self = .callRouted(try CallRouted(from: decoder))
         }
     }
 
@@ -200,6 +218,9 @@ public enum WireEvent: Sendable, Equatable {
         case .transcriptAnswered(let payload): try payload.encode(to: encoder)
         case .routerPartitionSnapshot(let payload): try payload.encode(to: encoder)
         case .chatAssignmentProposed(let payload): try payload.encode(to: encoder)
+        case .agentCallStarted(let payload), .agentCallEnded(let payload): try payload.encode(to: encoder)
+        case .callRoutingRequested(let payload): try payload.encode(to: encoder)
+        case .callRouted(let payload): try payload.encode(to: encoder)
         }
     }
 }

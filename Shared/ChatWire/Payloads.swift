@@ -118,11 +118,15 @@ public struct ChatParkChanged: Codable, Sendable, Equatable {
     public var departmentId: String
     public var agent: Participant
     public var handlingSeconds: Double
-    public init(chatId: String, departmentId: String, agent: Participant, handlingSeconds: Double) {
+    /// Why, when the router did it by itself: `call` (the agent's phone call began or
+    /// ended, C9). Absent when the agent parked or resumed the chat.
+    public var reason: String?
+    public init(chatId: String, departmentId: String, agent: Participant, handlingSeconds: Double, reason: String? = nil) {
         self.chatId = chatId
         self.departmentId = departmentId
         self.agent = agent
         self.handlingSeconds = handlingSeconds
+        self.reason = reason
     }
 }
 
@@ -495,5 +499,46 @@ public struct TranscriptAnswered: Codable, Sendable, Equatable {
         self.chatId = chatId
         self.replyTo = replyTo
         self.transcript = transcript
+    }
+}
+
+/// From a telephony system (C9): a phone call of an agent began or ended. On
+/// `telephony.calls`, key: agent id.
+public struct AgentCallChanged: Codable, Sendable, Equatable {
+    public var agentId: String
+    public var callId: String
+    public init(agentId: String, callId: String) {
+        self.agentId = agentId
+        self.callId = callId
+    }
+}
+
+/// From a telephony system: which agent of a department should take this call? On
+/// `chat.commands`, key: department id; answered by `call.routed`.
+public struct CallRoutingRequested: Codable, Sendable, Equatable {
+    public var callId: String
+    public var departmentId: String
+    public init(callId: String, departmentId: String) {
+        self.callId = callId
+        self.departmentId = departmentId
+    }
+}
+
+/// The router's answer: the agent for the call, or none (`agentId` absent). A call goes
+/// to an agent with no active chat (rule `free_agent`) and to one who is handling chats
+/// only if no agent is free (`busy_agent`, the least loaded); agents who do not take chats
+/// or are on a call already are not candidates. On `telephony.calls`, key: call id.
+public struct CallRouted: Codable, Sendable, Equatable {
+    public var callId: String
+    public var departmentId: String
+    public var agentId: String?
+    public var rule: String
+    public var candidates: [ChatAssigned.Decision.Candidate]
+    public init(callId: String, departmentId: String, agentId: String?, rule: String, candidates: [ChatAssigned.Decision.Candidate]) {
+        self.callId = callId
+        self.departmentId = departmentId
+        self.agentId = agentId
+        self.rule = rule
+        self.candidates = candidates
     }
 }

@@ -33,6 +33,8 @@ public struct RoutedChat: Codable, Sendable, Equatable {
     /// The `chat.commands` partition its department's requests arrive on: the router
     /// instance that owns that partition owns the chat.
     public var partition: Int32 = 0
+    /// Parked by the router because the agent's phone call began (C9): resumed when it ends.
+    public var parkedForCall = false
 
     public init(id: String, departmentId: String, visitor: Participant, status: Status, agent: Participant?, queuedAt: Date,
                 handledSeconds: Double = 0, activeSince: Date? = nil, invited: [Participant] = []) {
@@ -49,7 +51,7 @@ public struct RoutedChat: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case id, departmentId, visitor, status, agent, queuedAt, handledSeconds, activeSince, invited, offeredTo, offerExpiresAt
-        case wrapUpSeconds, wrapUpSince, passedBy, partition
+        case wrapUpSeconds, wrapUpSince, passedBy, partition, parkedForCall
     }
 
     public init(from decoder: any Decoder) throws {
@@ -66,6 +68,7 @@ public struct RoutedChat: Codable, Sendable, Equatable {
         wrapUpSince = try container.decodeIfPresent(Date.self, forKey: .wrapUpSince)
         passedBy = Set(try container.decodeIfPresent([String].self, forKey: .passedBy) ?? [])
         partition = try container.decodeIfPresent(Int32.self, forKey: .partition) ?? 0
+        parkedForCall = try container.decodeIfPresent(Bool.self, forKey: .parkedForCall) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -86,6 +89,7 @@ public struct RoutedChat: Codable, Sendable, Equatable {
         // Sorted, so the same state always encodes to the same bytes.
         try container.encode(passedBy.sorted(), forKey: .passedBy)
         try container.encode(partition, forKey: .partition)
+        if parkedForCall { try container.encode(parkedForCall, forKey: .parkedForCall) }
     }
 
     /// Handling time up to `now`.

@@ -23,6 +23,10 @@ public enum Topic: String, CaseIterable, Sendable {
     /// many partitions as `chat.commands`: snapshot of partition n lives on partition n.
     /// Key: `partition-<n>`. Compacted; the router's own, read only by router instances.
     case routerChangelog = "router.changelog"
+    /// A telephony system's reports of agents' phone calls (`agent.call_started`,
+    /// `agent.call_ended`, key: agent id) and the router's answers to call routing
+    /// requests (`call.routed`, key: call id). Every router instance reads all of it.
+    case telephonyCalls = "telephony.calls"
 
     public var name: String { rawValue }
 
@@ -30,7 +34,7 @@ public enum Topic: String, CaseIterable, Sendable {
     public var partitions: Int {
         switch self {
         case .chatCommands, .chatConversations, .archiveQueries, .routerChangelog: 12
-        case .presenceCommands, .presenceAgents: 6
+        case .presenceCommands, .presenceAgents, .telephonyCalls: 6
         case .presenceDepartments, .gatewayReplies: 3
         }
     }

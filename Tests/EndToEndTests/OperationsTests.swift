@@ -34,6 +34,9 @@ struct OperationsTests {
                 } else if component != .archiver {
                     #expect(families.contains("chat_records_produced"), "\(component.rawValue) reports produced records")
                 }
+                if component == .router {
+                    #expect(families.isSuperset(of: ["chat_assignments", "chat_queue_wait_seconds"]), "the router reports assignments and queue waits: \(families)")
+                }
             }
         }
     }

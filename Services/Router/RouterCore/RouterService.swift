@@ -6,6 +6,7 @@ import ChatWire
 import Foundation
 import GRDB
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -128,6 +129,13 @@ final class RouterApplier: EventApplier {
                 let partition = try known ?? RouterStore.partition(db, chatId: chatId) ?? 0
                 pending.records[partition, default: []].append(record)
                 pending.touched.insert(partition)
+                if case .chatAssigned(let assigned) = record.envelope.event {
+                    Counter(label: "chat_assignments_total", dimensions: [("reason", assigned.reason.rawValue)]).increment()
+                    if let queuedAt = next.openChats[chatId]?.queuedAt {
+                        Metrics.Timer(label: "chat_queue_wait_seconds", dimensions: [("department", assigned.departmentId)])
+                            .recordNanoseconds(Int64(max(0, record.envelope.occurredAt.timeIntervalSince(queuedAt)) * 1e9))
+                    }
+                }
                 logger.info("decided", metadata: [
                     "event": "\(record.envelope.type.rawValue)", "chatId": "\(chatId)", "partition": "\(partition)",
                     "eventId": "\(record.envelope.id)", "correlationId": "\(record.envelope.correlationID ?? "-")",
@@ -250,7 +258,8 @@ public enum RouterApplication {
             ProducerService(producer: producer),
             outbox,
         ] + offerClock + [
-            ConsumerLoop(name: "presence", topics: [.presenceDepartments, .presenceAgents], mode: .allPartitions, store: store,
+            // Presence and phone calls concern agents of every partition: every instance reads all.
+            ConsumerLoop(name: "presence", topics: [.presenceDepartments, .presenceAgents, .telephonyCalls], mode: .allPartitions, store: store,
                          common: configuration.common, applier: applier, outbox: outbox, health: context.health, logger: logger),
             // Every instance reads every partition's snapshots: agents' loads across instances.
             ConsumerLoop(name: "changelog", topics: [.routerChangelog], mode: .allPartitions, store: store,

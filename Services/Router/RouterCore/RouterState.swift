@@ -61,6 +61,8 @@ public enum RouterAction: Sendable, Equatable {
     case publish(WireRecord)
     /// A `chat.assignment_proposed` this change answered (see `RouterPartitionSnapshot`).
     case proposalAnswered(String)
+    /// The agent's calls in progress changed (C9).
+    case saveCalls(agentId: String, callIds: Set<String>)
 }
 
 /// The router's decisions as a value type: events in, actions out. It holds the open chats
@@ -84,6 +86,8 @@ public struct RouterState: Sendable {
     public private(set) var proposals: [String: RouterPartitionSnapshot.AssignmentProposal] = [:]
     /// Partitions of `chat.commands`: an agent's home is one of them.
     public let commandPartitions: Int32
+    /// Agents on a phone call (C9), with their call ids: they take no chats meanwhile.
+    public private(set) var calls: [String: Set<String>] = [:]
 
     private struct VisitorInDepartment: Hashable {
         var visitorId: String
@@ -92,8 +96,9 @@ public struct RouterState: Sendable {
 
     public init(openChats: [RoutedChat] = [], openDepartments: Set<String> = [], agents: [RoutingAgent] = [],
                 remoteChats: [Int32: [RoutedChat]] = [:], commandPartitions: Int32 = Int32(Topic.chatCommands.partitions),
-                policy: RoutingPolicy = RoutingPolicy()) {
+                calls: [String: Set<String>] = [:], policy: RoutingPolicy = RoutingPolicy()) {
         self.policy = policy
+        self.calls = calls
         self.remoteChats = remoteChats
         self.commandPartitions = max(1, commandPartitions)
         for agent in agents { self.agents[agent.id] = agent }
@@ -135,6 +140,11 @@ public struct RouterState: Sendable {
     /// The partition whose owner keeps this agent's maximum (the same on every instance).
     public func homePartition(of agentId: String) -> Int32 {
         Partitioning.partition(forKey: agentId, count: commandPartitions)
+    }
+
+    /// Takes chats (online, available, not busy) and is not on a phone call.
+    func isFree(_ agent: RoutingAgent) -> Bool {
+        agent.takingChats && calls[agent.id, default: []].isEmpty
     }
 
     /// Whether this instance decides automatic assignments for the agent. Without tracked
@@ -280,7 +290,7 @@ public struct RouterState: Sendable {
         guard !waiting.isEmpty else { return [] }
         var actions: [RouterAction] = []
         var loads = loads()
-        let available = agents.values.filter { $0.takingChats && isHomedHere($0.id) }
+        let available = agents.values.filter { isFree($0) && isHomedHere($0.id) }
         for chat in waiting {
             let candidates = available
                 .filter { $0.departmentIds.contains(chat.departmentId) }
@@ -326,6 +336,77 @@ public struct RouterState: Sendable {
         }
         openChats[chat.id] = chat
         return [.saveChat(chat), .publish(WireRecord(topic: .chatConversations, key: chat.id, envelope: envelope(event, cause: cause, producer: producer, now: now)))]
+    }
+
+    // MARK: Phone calls (C9)
+
+    /// The agent's phone call began: while on a call they get no chats, their active chats
+    /// are parked (and marked, to come back after the call), offers to them withdrawn.
+    private mutating func callStarted(_ call: AgentCallChanged, cause: Envelope, producer: String, now: Date) -> [RouterAction] {
+        var callIds = calls[call.agentId, default: []]
+        guard callIds.insert(call.callId).inserted else { return [] }
+        let firstCall = calls[call.agentId, default: []].isEmpty
+        calls[call.agentId] = callIds
+        var actions: [RouterAction] = [.saveCalls(agentId: call.agentId, callIds: callIds)]
+        guard firstCall else { return actions }
+        let held = openChats.values.sorted { ($0.queuedAt, $0.id) < ($1.queuedAt, $1.id) }
+        for chat in held where chat.status == .offered && chat.offeredTo?.id == call.agentId {
+            actions += withdrawOffer(chat, reason: .agentOffline, cause: cause, producer: producer, now: now)
+        }
+        for var chat in held where chat.status == .assigned && chat.agent?.id == call.agentId {
+            chat.status = .parked
+            chat.pauseHandling(at: now)
+            chat.parkedForCall = true
+            openChats[chat.id] = chat
+            let event = ChatParkChanged(chatId: chat.id, departmentId: chat.departmentId, agent: chat.agent!, handlingSeconds: chat.handledSeconds, reason: "call")
+            actions += [.saveChat(chat), .publish(WireRecord(topic: .chatConversations, key: chat.id,
+                                                              envelope: envelope(.chatParked(event), cause: cause, producer: producer, now: now)))]
+        }
+        return actions
+    }
+
+    /// The agent's last call ended: the chats parked for it resume; one the visitor ended
+    /// meanwhile resumes in wrap-up (its wrap-up clock starts).
+    private mutating func callEnded(_ call: AgentCallChanged, cause: Envelope, producer: String, now: Date) -> [RouterAction] {
+        var callIds = calls[call.agentId, default: []]
+        guard callIds.remove(call.callId) != nil else { return [] }
+        calls[call.agentId] = callIds.isEmpty ? nil : callIds
+        var actions: [RouterAction] = [.saveCalls(agentId: call.agentId, callIds: callIds)]
+        guard callIds.isEmpty else { return actions }
+        for var chat in openChats.values.sorted(by: { ($0.queuedAt, $0.id) < ($1.queuedAt, $1.id) })
+        where chat.parkedForCall && chat.agent?.id == call.agentId {
+            chat.parkedForCall = false
+            if chat.status == .parked {
+                chat.status = .assigned
+                chat.activeSince = now
+            } else if chat.status == .wrapUp, chat.wrapUpSince == nil {
+                chat.wrapUpSince = now
+            } else {
+                openChats[chat.id] = chat
+                actions.append(.saveChat(chat))
+                continue
+            }
+            openChats[chat.id] = chat
+            let event = ChatParkChanged(chatId: chat.id, departmentId: chat.departmentId, agent: chat.agent!, handlingSeconds: chat.handledSeconds, reason: "call")
+            actions += [.saveChat(chat), .publish(WireRecord(topic: .chatConversations, key: chat.id,
+                                                              envelope: envelope(.chatUnparked(event), cause: cause, producer: producer, now: now)))]
+        }
+        return actions
+    }
+
+    /// Which agent of the department should take a phone call: one with no active chat if
+    /// there is one (fewest chats in wrap-up... then id), else the least-loaded agent who
+    /// takes chats; never one already on a call.
+    private func routeCall(_ request: CallRoutingRequested, cause: Envelope, producer: String, now: Date) -> RouterAction {
+        let loads = loads()
+        let candidates = agents.values.filter { isFree($0) && $0.departmentIds.contains(request.departmentId) }
+            .map { (id: $0.id, load: loads[$0.id, default: 0]) }
+            .sorted { ($0.load, $0.id) < ($1.load, $1.id) }
+        let chosen = candidates.first
+        let rule = chosen == nil ? "no_agent" : chosen!.load == 0 ? "free_agent" : "busy_agent"
+        let routed = CallRouted(callId: request.callId, departmentId: request.departmentId, agentId: chosen?.id, rule: rule,
+                                candidates: candidates.map { .init(agentId: $0.id, activeChats: $0.load) })
+        return .publish(WireRecord(topic: .telephonyCalls, key: request.callId, envelope: envelope(.callRouted(routed), cause: cause, producer: producer, now: now)))
     }
 
     private mutating func decide(_ envelope: Envelope, partition: Int32, producer: String, now: Date, isClosed: (String) -> Bool) -> [RouterAction] {
@@ -466,6 +547,7 @@ public struct RouterState: Sendable {
                 guard chat.status == .parked else { return reject(chat.id, .invalidTransition, "This chat is not parked.") }
                 chat.status = .assigned
                 chat.activeSince = now
+                chat.parkedForCall = false
                 openChats[chat.id] = chat
                 return [.saveChat(chat), publish(chat.id, .chatUnparked(ChatParkChanged(chatId: chat.id, departmentId: chat.departmentId, agent: request.agent, handlingSeconds: chat.handledSeconds)))]
             case .returnToQueue:
@@ -479,7 +561,7 @@ public struct RouterState: Sendable {
                 chat.invited = []
                 return transfer(chat, request: request, now: now, publish: publish, reject: rejection)
             case .invite:
-                guard let id = request.toAgentId, let target = agents[id], target.takingChats, target.departmentIds.contains(chat.departmentId),
+                guard let id = request.toAgentId, let target = agents[id], isFree(target), target.departmentIds.contains(chat.departmentId),
                       id != request.agent.id, !chat.invited.contains(where: { $0.id == id }) else {
                     return reject(chat.id, .targetUnavailable, "That agent is not available for this chat.")
                 }
@@ -491,13 +573,22 @@ public struct RouterState: Sendable {
                 return reject(chat.id, .unknownAction, "Unknown action '\(request.action.rawValue)'.")
             }
 
+        case .agentCallStarted(let call):
+            return callStarted(call, cause: envelope, producer: producer, now: now)
+
+        case .agentCallEnded(let call):
+            return callEnded(call, cause: envelope, producer: producer, now: now)
+
+        case .callRoutingRequested(let request):
+            return [routeCall(request, cause: envelope, producer: producer, now: now)]
+
         case .chatAssignmentProposed(let proposal):
             // Another instance keeps this agent's maximum and chose them for this chat; take
             // them if the chat still waits and they still take chats. Answered either way.
             proposals[envelope.id] = nil
             let answered: [RouterAction] = [.proposalAnswered(envelope.id)]
             guard let chat = openChats[proposal.chatId], chat.departmentId == proposal.departmentId, chat.status == .queued,
-                  let agent = agents[proposal.agent.id], agent.takingChats, agent.departmentIds.contains(chat.departmentId) else {
+                  let agent = agents[proposal.agent.id], isFree(agent), agent.departmentIds.contains(chat.departmentId) else {
                 return answered
             }
             return answered + assign(chat, to: proposal.agent, decision: proposal.decision, cause: envelope, producer: producer, now: now)
@@ -557,7 +648,7 @@ public struct RouterState: Sendable {
                                    reject: (String, RequestRejected.Code, String, String?) -> [RouterAction]) -> [RouterAction] {
         var chat = chat
         if let toAgentId = request.toAgentId {
-            guard let target = agents[toAgentId], target.takingChats, target.departmentIds.contains(chat.departmentId), toAgentId != request.agent.id else {
+            guard let target = agents[toAgentId], isFree(target), target.departmentIds.contains(chat.departmentId), toAgentId != request.agent.id else {
                 return reject(chat.id, .targetUnavailable, "That agent is not available for this department.", nil)
             }
             let toAgent = Participant(role: .agent, id: target.id, displayName: target.displayName)

@@ -71,6 +71,14 @@ enum RouterStore {
                 table.column("chats", .text).notNull()
             }
         }),
+        ("router-8", { db in
+            try db.alter(table: "chats") { $0.add(column: "parked_for_call", .boolean).notNull().defaults(to: false) }
+            try db.create(table: "agent_calls") { table in
+                table.column("agent_id", .text).notNull()
+                table.column("call_id", .text).notNull()
+                table.primaryKey(["agent_id", "call_id"])
+            }
+        }),
     ]
 
     static let openStatuses = "('queued', 'offered', 'assigned', 'parked', 'wrapup')"
@@ -88,7 +96,12 @@ enum RouterStore {
         for row in try Row.fetchAll(db, sql: "SELECT partition, chats FROM remote_snapshots") {
             remoteChats[row["partition"]] = try? WireCodec.decodeValue([RoutedChat].self, from: Data((row["chats"] as String).utf8))
         }
-        return RouterState(openDepartments: Set(open), agents: agents, remoteChats: remoteChats, commandPartitions: commandPartitions, policy: policy)
+        var calls: [String: Set<String>] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT agent_id, call_id FROM agent_calls") {
+            calls[row["agent_id"], default: []].insert(row["call_id"])
+        }
+        return RouterState(openDepartments: Set(open), agents: agents, remoteChats: remoteChats, commandPartitions: commandPartitions,
+                           calls: calls, policy: policy)
     }
 
     /// The open chats of one partition as this store last saw them.
@@ -111,6 +124,7 @@ enum RouterStore {
             chat.wrapUpSince = (row["wrap_up_since"] as Double?).map(Date.init(timeIntervalSince1970:))
             chat.passedBy = Set((try? JSONDecoder().decode([String].self, from: Data((row["passed_by"] as String).utf8))) ?? [])
             chat.partition = row["partition"]
+            chat.parkedForCall = row["parked_for_call"]
             return chat
         }
     }
@@ -157,9 +171,11 @@ enum RouterStore {
             try db.execute(
                 sql: """
                 INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, agent_id, agent_name, queued_at, handled_seconds,
-                    active_since, invited, offered_to_id, offered_to_name, offer_expires_at, passed_by, wrap_up_seconds, wrap_up_since, partition)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    active_since, invited, offered_to_id, offered_to_name, offer_expires_at, passed_by, wrap_up_seconds, wrap_up_since, partition,
+                    parked_for_call)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET department_id = excluded.department_id, status = excluded.status, partition = excluded.partition,
+                    parked_for_call = excluded.parked_for_call,
                     agent_id = excluded.agent_id, agent_name = excluded.agent_name,
                     handled_seconds = excluded.handled_seconds, active_since = excluded.active_since, invited = excluded.invited,
                     offered_to_id = excluded.offered_to_id, offered_to_name = excluded.offered_to_name,
@@ -172,7 +188,7 @@ enum RouterStore {
                             String(decoding: try JSONEncoder().encode(chat.invited), as: UTF8.self),
                             chat.offeredTo?.id, chat.offeredTo?.displayName, chat.offerExpiresAt?.timeIntervalSince1970,
                             String(decoding: try JSONEncoder().encode(chat.passedBy.sorted()), as: UTF8.self),
-                            chat.wrapUpSeconds, chat.wrapUpSince?.timeIntervalSince1970, chat.partition])
+                            chat.wrapUpSeconds, chat.wrapUpSince?.timeIntervalSince1970, chat.partition, chat.parkedForCall])
         case .saveDepartment(let id, let open):
             try db.execute(sql: "INSERT INTO departments (id, open) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open",
                            arguments: [id, open])
@@ -188,6 +204,11 @@ enum RouterStore {
             try record.appendToOutbox(db)
         case .proposalAnswered:
             break
+        case .saveCalls(let agentId, let callIds):
+            try db.execute(sql: "DELETE FROM agent_calls WHERE agent_id = ?", arguments: [agentId])
+            for callId in callIds.sorted() {
+                try db.execute(sql: "INSERT INTO agent_calls (agent_id, call_id) VALUES (?, ?)", arguments: [agentId, callId])
+            }
         }
     }
 }
