@@ -33,6 +33,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case agentCallEnded = "agent.call_ended"
     case callRoutingRequested = "call.routing_requested"
     case callRouted = "call.routed"
+    case agentQueuesSet = "agent.queues_set"
 
     public var schemaVersion: Int { 1 }
 }
@@ -72,6 +73,7 @@ public enum WireEvent: Sendable, Equatable {
     case agentCallEnded(AgentCallChanged)
     case callRoutingRequested(CallRoutingRequested)
     case callRouted(CallRouted)
+    case agentQueuesSet(AgentQueuesSet)
 
     public var type: EventType {
         switch self {
@@ -108,6 +110,7 @@ public enum WireEvent: Sendable, Equatable {
         case .agentCallEnded: .agentCallEnded
         case .callRoutingRequested: .callRoutingRequested
         case .callRouted: .callRouted
+        case .agentQueuesSet: .agentQueuesSet
         }
     }
 
@@ -135,7 +138,7 @@ public enum WireEvent: Sendable, Equatable {
         case .transcriptAnswered(let payload): payload.chatId
         case .chatAssignmentProposed(let payload): payload.chatId
         case .agentConnected, .agentDisconnected, .agentAvailabilitySet, .gatewayStarted, .agentPresenceChanged, .departmentAvailabilityChanged, .routerPartitionSnapshot,
-             .agentCallStarted, .agentCallEnded, .callRoutingRequested, .callRouted: nil
+             .agentCallStarted, .agentCallEnded, .callRoutingRequested, .callRouted, .agentQueuesSet: nil
         }
     }
 
@@ -147,6 +150,7 @@ public enum WireEvent: Sendable, Equatable {
         case .agentAvailabilitySet(let payload): payload.agentId
         case .agentPresenceChanged(let payload): payload.agentId
         case .agentCallStarted(let payload), .agentCallEnded(let payload): payload.agentId
+        case .agentQueuesSet(let payload): payload.agentId
         default: nil
         }
     }
@@ -186,6 +190,7 @@ public enum WireEvent: Sendable, Equatable {
         case .agentCallEnded: self = .agentCallEnded(try AgentCallChanged(from: decoder))
         case .callRoutingRequested: self = .callRoutingRequested(try CallRoutingRequested(from: decoder))
         case .callRouted: self = .callRouted(try CallRouted(from: decoder))
+        case .agentQueuesSet: self = .agentQueuesSet(try AgentQueuesSet(from: decoder))
         }
     }
 
@@ -221,6 +226,7 @@ public enum WireEvent: Sendable, Equatable {
         case .agentCallStarted(let payload), .agentCallEnded(let payload): try payload.encode(to: encoder)
         case .callRoutingRequested(let payload): try payload.encode(to: encoder)
         case .callRouted(let payload): try payload.encode(to: encoder)
+        case .agentQueuesSet(let payload): try payload.encode(to: encoder)
         }
     }
 }

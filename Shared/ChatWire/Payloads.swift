@@ -418,17 +418,40 @@ public struct AgentPresenceChanged: Codable, Sendable, Equatable {
     public var available: Bool
     /// Present (true) while the agent is busy; readers treat absent as not busy.
     public var busy: Bool?
-    public init(agentId: String, displayName: String, departmentIds: [String], status: Status, available: Bool, busy: Bool = false) {
+    /// The departments whose queues the agent is logged in to (B5); absent: all of
+    /// `departmentIds`. Only logged-in agents get chats of a queue automatically and keep it open.
+    public var queues: [String]?
+    /// The agent's own maximum of concurrent chats; absent: the department's or the router's.
+    public var maxChats: Int?
+    public init(agentId: String, displayName: String, departmentIds: [String], status: Status, available: Bool, busy: Bool = false,
+                queues: [String]? = nil, maxChats: Int? = nil) {
         self.agentId = agentId
         self.displayName = displayName
         self.departmentIds = departmentIds
         self.status = status
         self.available = available
         self.busy = busy ? true : nil
+        self.queues = queues
+        self.maxChats = maxChats
     }
 
     /// Online, available and not busy: may get new chats.
     public var takingChats: Bool { status == .online && available && busy != true }
+
+    /// The queues the agent is logged in to.
+    public var loggedInQueues: [String] { queues ?? departmentIds }
+}
+
+/// An agent logs in to or out of their queues (B5): `departmentIds` is the complete list of
+/// queues they are logged in to afterwards (a subset of their departments). On
+/// `presence.commands`, key: agent id.
+public struct AgentQueuesSet: Codable, Sendable, Equatable {
+    public var agentId: String
+    public var departmentIds: [String]
+    public init(agentId: String, departmentIds: [String]) {
+        self.agentId = agentId
+        self.departmentIds = departmentIds
+    }
 }
 
 public struct DepartmentAvailabilityChanged: Codable, Sendable, Equatable {
@@ -437,11 +460,15 @@ public struct DepartmentAvailabilityChanged: Codable, Sendable, Equatable {
     /// True while at least one agent of the department is online and available.
     public var open: Bool
     public var availableAgents: Int
-    public init(departmentId: String, displayName: String, open: Bool, availableAgents: Int) {
+    /// The most concurrent chats an agent of this department gets automatically, when the
+    /// agent has no maximum of their own; absent: the router's `ROUTER_MAX_CHATS_PER_AGENT`.
+    public var maxChatsPerAgent: Int?
+    public init(departmentId: String, displayName: String, open: Bool, availableAgents: Int, maxChatsPerAgent: Int? = nil) {
         self.departmentId = departmentId
         self.displayName = displayName
         self.open = open
         self.availableAgents = availableAgents
+        self.maxChatsPerAgent = maxChatsPerAgent
     }
 }
 

@@ -44,6 +44,8 @@ struct AuthorizationTests {
             // No token, a forged signature, a token signed with another key: 401 everywhere.
             for testCase in reads + agentActions + writes + [Case(method: "GET", path: "/api/v1/queue"), Case(method: "GET", path: "/api/v1/queues"),
                                                              Case(method: "PUT", path: "/api/v1/agents/me/availability", body: ["available": true]),
+                                                             Case(method: "PUT", path: "/api/v1/agents/me/queues", body: ["departmentIds": ["sales"]]),
+                                                             Case(method: "GET", path: "/api/v1/people"),
                                                              Case(method: "POST", path: "/api/v1/chats", body: ["departmentId": "sales"])] {
                 for token in [nil, String(forged), otherSecret] {
                     #expect(try await status(testCase, token) == 401, "\(testCase.method) \(testCase.path) with \(token == nil ? "no" : "a bad") token")
@@ -62,6 +64,9 @@ struct AuthorizationTests {
             #expect(try await client.request("GET", "/api/v1/queue", token: owner.token).status == 403)
             #expect(try await client.request("GET", "/api/v1/queues", token: owner.token).status == 403)
             #expect(try await client.request("PUT", "/api/v1/agents/me/availability", token: owner.token, json: ["available": true]).status == 403)
+            #expect(try await client.request("PUT", "/api/v1/agents/me/queues", token: owner.token, json: ["departmentIds": ["sales"]]).status == 403)
+            #expect(try await client.request("PUT", "/api/v1/agents/me/queues", token: bob.token, json: ["departmentIds": ["sales"]]).status == 422,
+                    "an agent logs in only to the queues of their departments")
             // Visitors start chats; agents do not.
             #expect(try await client.request("POST", "/api/v1/chats", token: alice.token, json: ["departmentId": "sales"]).status == 403)
             // The owner and an agent of the department do see it.

@@ -218,3 +218,33 @@ import Testing
         #expect(other.agents["alice"]?.status == .offline)
     }
 }
+
+/// B5: an agent logged out of a queue does not keep its department open.
+@Suite struct QueueLoginTests {
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func loggingOutOfTheLastOpenQueueClosesItAndUnknownQueuesAreRefused() throws {
+        var state = PresenceState(agents: [AgentPresence(id: "alice", displayName: "Alice", departmentIds: ["support", "sales"], maxChats: 4)],
+                                  departments: [DepartmentEntry(id: "support", displayName: "Support", maxChatsPerAgent: 2),
+                                                DepartmentEntry(id: "sales", displayName: "Sales")],
+                                  gracePeriod: 10, producer: "p")
+        _ = try state.handle(Envelope(producer: "g", event: .agentConnected(AgentConnected(agentId: "alice", connectionId: "k1", gatewayId: "g1"))), now: start).get()
+        let actions = try state.handle(Envelope(producer: "g", event: .agentQueuesSet(AgentQueuesSet(agentId: "alice", departmentIds: ["sales"]))), now: start).get()
+        var departments: [String: DepartmentAvailabilityChanged] = [:]
+        var agent: AgentPresenceChanged?
+        for case .publish(let record) in actions {
+            switch record.envelope.event {
+            case .departmentAvailabilityChanged(let change): departments[change.departmentId] = change
+            case .agentPresenceChanged(let change): agent = change
+            default: break
+            }
+        }
+        #expect(departments["support"]?.open == false)
+        #expect(departments["support"]?.maxChatsPerAgent == 2)
+        #expect(departments["sales"] == nil, "sales did not change")
+        #expect(agent?.queues == ["sales"] && agent?.maxChats == 4)
+        #expect(state.isOpen("sales") && !state.isOpen("support"))
+        let refused = state.handle(Envelope(producer: "g", event: .agentQueuesSet(AgentQueuesSet(agentId: "alice", departmentIds: ["billing"]))), now: start)
+        guard case .failure = refused else { Issue.record("a queue outside her departments is refused"); return }
+    }
+}

@@ -133,3 +133,47 @@ import Testing
         #expect(!older.isNewer(than: (epoch: 6, sequence: 0)), "a later owner's epoch wins over any sequence")
     }
 }
+
+/// B5 queue log-in and the per-agent and per-department maximums.
+@Suite struct QueuesAndMaximumsTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func presence(_ id: String, queues: [String]? = nil, maxChats: Int? = nil) -> Envelope {
+        Envelope(producer: "presence", event: .agentPresenceChanged(AgentPresenceChanged(
+            agentId: id, displayName: id.capitalized, departmentIds: ["support", "sales"], status: .online, available: true, queues: queues, maxChats: maxChats)))
+    }
+
+    func start(_ state: inout RouterState, _ id: String, in department: String = "support", minute: Double = 0) {
+        _ = state.handle(Envelope(producer: "g", event: .chatStartRequested(ChatStartRequested(
+            chatId: id, departmentId: department, visitor: Participant(role: .visitor, id: "v-\(id)", displayName: id)))),
+            producer: "r", now: now.addingTimeInterval(minute * 60)) { _ in false }
+    }
+
+    @Test func onlyAgentsLoggedInToAQueueGetItsChats() {
+        var state = RouterState(openDepartments: ["support", "sales"], policy: RoutingPolicy(assignment: .automatic, maxChatsPerAgent: 3))
+        _ = state.handle(presence("alice", queues: ["sales"]), producer: "r", now: now) { _ in false }
+        start(&state, "c-1", in: "support")
+        #expect(state.openChats["c-1"]?.status == .queued, "alice is logged out of support")
+        start(&state, "c-2", in: "sales", minute: 1)
+        #expect(state.openChats["c-2"]?.agent?.id == "alice")
+        _ = state.handle(presence("alice"), producer: "r", now: now) { _ in false }
+        #expect(state.openChats["c-1"]?.agent?.id == "alice", "logged in again: the waiting chat goes to her")
+    }
+
+    @Test func anAgentsOwnMaximumWinsOverTheDepartmentsWhichWinsOverThePolicys() {
+        var state = RouterState(openDepartments: ["support", "sales"], policy: RoutingPolicy(assignment: .automatic, maxChatsPerAgent: 3))
+        _ = state.handle(Envelope(producer: "presence", event: .departmentAvailabilityChanged(DepartmentAvailabilityChanged(
+            departmentId: "support", displayName: "Support", open: true, availableAgents: 1, maxChatsPerAgent: 1))), producer: "r", now: now) { _ in false }
+        _ = state.handle(presence("bob"), producer: "r", now: now) { _ in false }
+        start(&state, "c-1", in: "support")
+        start(&state, "c-2", in: "support", minute: 1)
+        #expect(state.openChats["c-1"]?.agent?.id == "bob")
+        #expect(state.openChats["c-2"]?.status == .queued, "support gives an agent one chat at a time")
+        start(&state, "c-3", in: "sales", minute: 2)
+        #expect(state.openChats["c-3"]?.agent?.id == "bob", "sales has no maximum of its own: the policy's 3")
+
+        _ = state.handle(presence("bob", maxChats: 5), producer: "r", now: now) { _ in false }
+        #expect(state.openChats["c-2"]?.agent?.id == "bob", "bob's own maximum of 5 counts in every department")
+        #expect(state.maximum(for: state.agents["bob"]!, in: "support") == 5)
+    }
+}

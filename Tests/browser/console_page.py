@@ -120,7 +120,8 @@ class ConsolePage:
         return self.js("""return Object.fromEntries([...document.querySelectorAll('#queues tbody tr')].map(tr => [tr.dataset.departmentId, {
             open: tr.dataset.open === 'true', waiting: Number(tr.querySelector('.waiting').textContent),
             longest: tr.querySelector('.longest').textContent, ongoing: Number(tr.querySelector('.ongoing').textContent),
-            agents: tr.querySelector('.agents').textContent}]))""")
+            agents: tr.querySelector('.agents').textContent,
+            loggedIn: tr.querySelector('.queue-login').checked}]))""")
 
     def beeps(self):
         return self.js("return window.__beeps")

@@ -366,6 +366,16 @@ def test_people_colours_and_queue_overview_follow_changes(gateway, consoles, vis
     eventually(lambda: (bob.queues()["support"]["waiting"], bob.queues()["support"]["ongoing"]) == (0, 1), 10,
                "the same at bob's")
 
+    # B5: alice logs out of the sales queue (she is its only agent): it closes; back in, it opens.
+    assert alice.queues()["sales"]["loggedIn"] and alice.queues()["sales"]["open"]
+    alice.click("#queues tr[data-department-id='sales'] .queue-login")
+    eventually(lambda: not alice.queues()["sales"]["open"], 10, "sales closed once alice logged out of it")
+    assert not alice.queues()["sales"]["loggedIn"]
+    eventually(lambda: gateway.department("sales")["open"] is False, 10, "the widget's view of sales closed too")
+    alice.click("#queues tr[data-department-id='sales'] .queue-login")
+    eventually(lambda: alice.queues()["sales"]["open"] and alice.queues()["sales"]["loggedIn"], 10, "sales open again")
+    assert alice.alerts() == []
+
 
 def test_offers_accept_decline_and_expiry(offer_gateway, consoles, visitors):
     """With offers on (automatic assignment, 6 s to accept): the offered agent sees Accept,

@@ -214,6 +214,24 @@ final class ChatOperations: Sendable {
         }
     }
 
+    /// B5: the queues the agent is logged in to from now on (a subset of their departments;
+    /// empty logs them out of all).
+    func setQueues(_ departmentIds: [String], agent: Caller) async throws {
+        guard agent.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents log in to queues.") }
+        guard let current = try await read({ try GatewayStore.agent($0, id: agent.id) }) else {
+            throw APIError(.conflict, "agent_unknown", "Presence does not know this agent yet; try again in a moment.")
+        }
+        let strangers = Set(departmentIds).subtracting(current.departmentIds)
+        guard strangers.isEmpty else {
+            throw APIError.invalid("You are not in \(strangers.sorted().joined(separator: ", ")); your departments are \(current.departmentIds.joined(separator: ", ")).")
+        }
+        do {
+            try await presence.queues(AgentQueuesSet(agentId: agent.id, departmentIds: current.departmentIds.filter(departmentIds.contains)))
+        } catch {
+            throw APIError.unavailable
+        }
+    }
+
     func publish(_ topic: Topic, key: String, _ event: WireEvent) async throws {
         do {
             try await producer.send(WireRecord(topic: topic, key: key, envelope: envelope(event)))

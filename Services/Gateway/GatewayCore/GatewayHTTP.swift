@@ -16,6 +16,7 @@ struct GatewayHTTP {
         api.post("/visitors", use: createVisitor)
         api.post("/agents/sessions", use: createAgentSession)
         api.put("/agents/me/availability", use: setAvailability)
+        api.put("/agents/me/queues", use: setQueues)
         api.get("/queue", use: queue)
         api.get("/queues", use: queues)
         api.get("/people", use: people)
@@ -74,6 +75,17 @@ struct GatewayHTTP {
         let caller = try authenticate(request)
         let body = try await decode(Availability.self, from: request)
         try await operations.setAvailability(body.available, busy: body.busy, agent: caller)
+        return jsonResponse(["accepted": true], status: .accepted)
+    }
+
+    struct Queues: Decodable { var departmentIds: [String] }
+
+    /// B5: log in to or out of queues.
+    @Sendable func setQueues(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try authenticate(request)
+        let body = try await decode(Queues.self, from: request)
+        for id in body.departmentIds where !WireID.isValid(id) { throw APIError.invalid("'\(id)' is not a valid department id.") }
+        try await operations.setQueues(body.departmentIds, agent: caller)
         return jsonResponse(["accepted": true], status: .accepted)
     }
 

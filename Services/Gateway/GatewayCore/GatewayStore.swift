@@ -102,6 +102,10 @@ enum GatewayStore {
                 table.add(column: "closed_by_name", .text)
             }
         }),
+        ("gateway-8", { db in
+            // NULL: logged in to every queue of the agent's departments.
+            try db.alter(table: "agents") { $0.add(column: "queues", .text) }
+        }),
     ]
 
     // MARK: Applying events
@@ -221,11 +225,12 @@ enum GatewayStore {
             let departments = String(decoding: try JSONEncoder().encode(agent.departmentIds), as: UTF8.self)
             try db.execute(
                 sql: """
-                INSERT INTO agents (id, display_name, department_ids, status, available, busy) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO agents (id, display_name, department_ids, status, available, busy, queues) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, department_ids = excluded.department_ids,
-                    status = excluded.status, available = excluded.available, busy = excluded.busy
+                    status = excluded.status, available = excluded.available, busy = excluded.busy, queues = excluded.queues
                 """,
-                arguments: [agent.agentId, agent.displayName, departments, agent.status.rawValue, agent.available, agent.busy ?? false])
+                arguments: [agent.agentId, agent.displayName, departments, agent.status.rawValue, agent.available, agent.busy ?? false,
+                            String(decoding: try JSONEncoder().encode(agent.loggedInQueues), as: UTF8.self)])
             overviewDepartments.formUnion(agent.departmentIds)
         case .departmentAvailabilityChanged(let change):
             try db.execute(
@@ -330,13 +335,16 @@ enum GatewayStore {
                 (SELECT COUNT(*) FROM chats c WHERE c.department_id = d.id AND c.status IN ('assigned', 'parked')) AS ongoing,
                 (SELECT COUNT(*) FROM agents a WHERE a.status = 'online'
                     AND EXISTS (SELECT 1 FROM json_each(a.department_ids) WHERE value = d.id)) AS online,
+                (SELECT COUNT(*) FROM agents a WHERE a.status = 'online'
+                    AND EXISTS (SELECT 1 FROM json_each(COALESCE(a.queues, a.department_ids)) WHERE value = d.id)) AS logged_in,
                 (SELECT COUNT(*) FROM agents a WHERE a.status = 'online' AND a.available AND NOT a.busy
-                    AND EXISTS (SELECT 1 FROM json_each(a.department_ids) WHERE value = d.id)) AS available
+                    AND EXISTS (SELECT 1 FROM json_each(COALESCE(a.queues, a.department_ids)) WHERE value = d.id)) AS available
             FROM departments d \(filter) ORDER BY d.id
             """, arguments: StatementArguments(departments ?? [])).map { row in
             let oldest: Double? = row["oldest"]
             return QueueOverview(departmentId: row["id"], displayName: row["display_name"], open: row["open"],
-                                 waiting: row["waiting"], ongoing: row["ongoing"], agentsOnline: row["online"], agentsAvailable: row["available"],
+                                 waiting: row["waiting"], ongoing: row["ongoing"], agentsOnline: row["online"], agentsLoggedIn: row["logged_in"],
+                                 agentsAvailable: row["available"],
                                  longestWaitSeconds: oldest.map { max(0, now.timeIntervalSince1970 - $0) } ?? 0)
         }
     }
@@ -372,9 +380,10 @@ enum GatewayStore {
     }
 
     private static func agentView(_ row: Row) -> AgentView {
-        AgentView(agentId: row["id"], displayName: row["display_name"],
-                  departmentIds: (try? JSONDecoder().decode([String].self, from: Data((row["department_ids"] as String).utf8))) ?? [],
-                  status: row["status"], available: row["available"], busy: row["busy"])
+        let departments = (try? JSONDecoder().decode([String].self, from: Data((row["department_ids"] as String).utf8))) ?? []
+        return AgentView(agentId: row["id"], displayName: row["display_name"], departmentIds: departments,
+                         status: row["status"], available: row["available"], busy: row["busy"],
+                         queues: (row["queues"] as String?).flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? departments)
     }
 
     private static func chatView(_ row: Row) -> ChatView {

@@ -89,7 +89,10 @@ public struct QueueOverview: Codable, Sendable, Equatable {
     public var waiting: Int
     /// Assigned or parked chats.
     public var ongoing: Int
+    /// Agents of the department who are online, and those of them logged in to this queue.
     public var agentsOnline: Int
+    public var agentsLoggedIn: Int
+    /// Logged in, available and not busy: they get its chats.
     public var agentsAvailable: Int
     /// How long the oldest waiting chat has waited (0 when none waits).
     public var longestWaitSeconds: Double
@@ -102,6 +105,8 @@ public struct AgentView: Codable, Sendable, Equatable {
     public var status: String
     public var available: Bool
     public var busy: Bool
+    /// The departments whose queues the agent is logged in to (B5).
+    public var queues: [String]
 
     /// The colour of the people view (B4): `available` (green), `busy` (yellow),
     /// `unavailable` (red, online but not taking chats) or `offline`.
@@ -112,23 +117,25 @@ public struct AgentView: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case agentId, displayName, departmentIds, status, available, busy, state
+        case agentId, displayName, departmentIds, status, available, busy, queues, state
     }
 
-    public init(agentId: String, displayName: String, departmentIds: [String], status: String, available: Bool, busy: Bool) {
+    public init(agentId: String, displayName: String, departmentIds: [String], status: String, available: Bool, busy: Bool, queues: [String]) {
         self.agentId = agentId
         self.displayName = displayName
         self.departmentIds = departmentIds
         self.status = status
         self.available = available
         self.busy = busy
+        self.queues = queues
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(agentId: try container.decode(String.self, forKey: .agentId), displayName: try container.decode(String.self, forKey: .displayName),
                   departmentIds: try container.decode([String].self, forKey: .departmentIds), status: try container.decode(String.self, forKey: .status),
-                  available: try container.decode(Bool.self, forKey: .available), busy: try container.decode(Bool.self, forKey: .busy))
+                  available: try container.decode(Bool.self, forKey: .available), busy: try container.decode(Bool.self, forKey: .busy),
+                  queues: try container.decodeIfPresent([String].self, forKey: .queues) ?? [])
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -139,6 +146,7 @@ public struct AgentView: Codable, Sendable, Equatable {
         try container.encode(status, forKey: .status)
         try container.encode(available, forKey: .available)
         try container.encode(busy, forKey: .busy)
+        try container.encode(queues, forKey: .queues)
         try container.encode(state, forKey: .state)
     }
 }

@@ -41,6 +41,10 @@ final class PresenceReporter: Sendable {
         try await send(agentId: change.agentId, .agentAvailabilitySet(change)) { _ in }
     }
 
+    func queues(_ change: AgentQueuesSet) async throws {
+        try await send(agentId: change.agentId, .agentQueuesSet(change)) { _ in }
+    }
+
     /// Repeats `agent.connected` for every open agent connection.
     func heartbeat() {
         open.withLock { open in

@@ -19,9 +19,9 @@ public struct PresenceConfiguration: Sendable {
     /// `PRESENCE_CONNECTION_TIMEOUT_SECONDS`: a connection that no gateway mentioned for this
     /// long is over (gateways repeat open ones every `GATEWAY_PRESENCE_HEARTBEAT_SECONDS`).
     public var connectionTimeoutSeconds: Int
-    /// `PRESENCE_DEPARTMENTS`: `id:Display name` entries separated by `;`.
+    /// `PRESENCE_DEPARTMENTS`: `id:Display name[:max chats per agent]` entries separated by `;`.
     public var departments: [DepartmentEntry]
-    /// `PRESENCE_AGENTS`: `id:Display name:department+department` entries separated by `;`.
+    /// `PRESENCE_AGENTS`: `id:Display name:department+department[:max chats]` entries separated by `;`.
     public var agents: [AgentPresence]
 
     public static let defaultDepartments = "support:Customer Support;sales:Sales"
@@ -32,26 +32,36 @@ public struct PresenceConfiguration: Sendable {
         groupID = try environment.string("PRESENCE_GROUP_ID", default: "presence")
         gracePeriodSeconds = try environment.int("PRESENCE_GRACE_SECONDS", default: 10, range: 0...3_600)
         connectionTimeoutSeconds = try environment.int("PRESENCE_CONNECTION_TIMEOUT_SECONDS", default: 30, range: 2...3_600)
-        departments = try Self.entries(environment, "PRESENCE_DEPARTMENTS", default: Self.defaultDepartments, fields: 2).map {
-            DepartmentEntry(id: $0[0], displayName: $0[1])
+        departments = try Self.entries(environment, "PRESENCE_DEPARTMENTS", default: Self.defaultDepartments, fields: 2...3).map { fields throws(ConfigurationError) in
+            DepartmentEntry(id: fields[0], displayName: fields[1], maxChatsPerAgent: try Self.maximum(fields, at: 2, variable: "PRESENCE_DEPARTMENTS"))
         }
         let departmentIDs = Set(departments.map(\.id))
-        agents = try Self.entries(environment, "PRESENCE_AGENTS", default: Self.defaultAgents, fields: 3).map { fields throws(ConfigurationError) in
+        agents = try Self.entries(environment, "PRESENCE_AGENTS", default: Self.defaultAgents, fields: 3...4).map { fields throws(ConfigurationError) in
             let memberships = fields[2].split(separator: "+").map(String.init)
             for department in memberships where !departmentIDs.contains(department) {
                 throw ConfigurationError(variable: "PRESENCE_AGENTS", problem: "names department '\(department)', which PRESENCE_DEPARTMENTS does not define")
             }
-            return AgentPresence(id: fields[0], displayName: fields[1], departmentIds: memberships)
+            return AgentPresence(id: fields[0], displayName: fields[1], departmentIds: memberships,
+                                 maxChats: try Self.maximum(fields, at: 3, variable: "PRESENCE_AGENTS"))
         }
     }
 
-    private static func entries(_ environment: EnvironmentReader, _ name: String, default defaultValue: String, fields: Int) throws(ConfigurationError) -> [[String]] {
+    /// An optional maximum of concurrent chats: 1-100.
+    private static func maximum(_ fields: [String], at index: Int, variable: String) throws(ConfigurationError) -> Int? {
+        guard fields.count > index else { return nil }
+        guard let value = Int(fields[index]), (1...100).contains(value) else {
+            throw ConfigurationError(variable: variable, problem: "'\(fields[index])' in entry '\(fields[0])' must be a maximum of chats from 1 to 100")
+        }
+        return value
+    }
+
+    private static func entries(_ environment: EnvironmentReader, _ name: String, default defaultValue: String, fields: ClosedRange<Int>) throws(ConfigurationError) -> [[String]] {
         let text = try environment.string(name, default: defaultValue)
         var seen = Set<String>()
         return try text.split(separator: ";").map { entry throws(ConfigurationError) in
             let parts = entry.split(separator: ":", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == fields, parts.allSatisfy({ !$0.isEmpty }), WireID.isValid(parts[0]) else {
-                throw ConfigurationError(variable: name, problem: "entry '\(entry)' must have \(fields) non-empty ':'-separated fields and a valid id")
+            guard fields.contains(parts.count), parts.allSatisfy({ !$0.isEmpty }), WireID.isValid(parts[0]) else {
+                throw ConfigurationError(variable: name, problem: "entry '\(entry)' must have \(fields.lowerBound) to \(fields.upperBound) non-empty ':'-separated fields and a valid id")
             }
             guard seen.insert(parts[0]).inserted else {
                 throw ConfigurationError(variable: name, problem: "defines '\(parts[0])' twice")
@@ -77,6 +87,9 @@ enum PresenceStore {
         ("presence-2", { db in
             try db.alter(table: "agents") { $0.add(column: "busy", .boolean).notNull().defaults(to: false) }
         }),
+        ("presence-3", { db in
+            try db.alter(table: "agents") { $0.add(column: "logged_out_of", .text).notNull().defaults(to: "[]") }
+        }),
     ]
 
     /// The directory from configuration, with each agent's live state from the store.
@@ -89,6 +102,7 @@ enum PresenceStore {
                 agent.busy = row["busy"]
                 agent.connections = connections(fromJSON: row["connections"])
                 agent.offlineAt = (row["offline_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+                agent.loggedOutOf = Set((try? JSONDecoder().decode([String].self, from: Data((row["logged_out_of"] as String).utf8))) ?? [])
             }
             return agent
         }
@@ -108,11 +122,13 @@ enum PresenceStore {
             let connections = String(decoding: try WireCodec.encodeValue(agent.connections), as: UTF8.self)
             try db.execute(
                 sql: """
-                INSERT INTO agents (id, status, available, connections, offline_at, busy) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO agents (id, status, available, connections, offline_at, busy, logged_out_of) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, available = excluded.available,
-                    connections = excluded.connections, offline_at = excluded.offline_at, busy = excluded.busy
+                    connections = excluded.connections, offline_at = excluded.offline_at, busy = excluded.busy,
+                    logged_out_of = excluded.logged_out_of
                 """,
-                arguments: [agent.id, agent.status.rawValue, agent.available, connections, agent.offlineAt?.timeIntervalSince1970, agent.busy])
+                arguments: [agent.id, agent.status.rawValue, agent.available, connections, agent.offlineAt?.timeIntervalSince1970, agent.busy,
+                            String(decoding: try JSONEncoder().encode(agent.loggedOutOf.sorted()), as: UTF8.self)])
         case .publish(let record):
             try record.appendToOutbox(db)
         }

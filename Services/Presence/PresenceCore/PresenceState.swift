@@ -27,22 +27,37 @@ public struct AgentPresence: Sendable, Equatable {
     /// When the last connection closed: the agent goes offline at this time unless one
     /// comes back first.
     public var offlineAt: Date?
+    /// Queues (departments) the agent logged out of (B5); kept across sessions.
+    public var loggedOutOf: Set<String> = []
+    /// The agent's own maximum of concurrent chats, from the directory.
+    public var maxChats: Int?
 
-    public init(id: String, displayName: String, departmentIds: [String]) {
+    public init(id: String, displayName: String, departmentIds: [String], maxChats: Int? = nil) {
         self.id = id
         self.displayName = displayName
         self.departmentIds = departmentIds
+        self.maxChats = maxChats
     }
 
     var isTakingChats: Bool { status == .online && available && !busy }
+
+    /// Takes chats of this department: taking chats and logged in to its queue.
+    func isTakingChats(in departmentId: String) -> Bool {
+        isTakingChats && departmentIds.contains(departmentId) && !loggedOutOf.contains(departmentId)
+    }
+
+    var loggedInQueues: [String] { departmentIds.filter { !loggedOutOf.contains($0) } }
 }
 
 public struct DepartmentEntry: Sendable, Equatable {
     public var id: String
     public var displayName: String
-    public init(id: String, displayName: String) {
+    /// Most concurrent chats for its agents without a maximum of their own.
+    public var maxChatsPerAgent: Int?
+    public init(id: String, displayName: String, maxChatsPerAgent: Int? = nil) {
         self.id = id
         self.displayName = displayName
+        self.maxChatsPerAgent = maxChatsPerAgent
     }
 }
 
@@ -141,6 +156,7 @@ public struct PresenceState: Sendable {
         agent.status = change.status
         agent.available = change.available
         agent.busy = change.busy ?? false
+        agent.loggedOutOf = Set(agent.departmentIds).subtracting(change.loggedInQueues)
         agent.connections = [:]
         agent.offlineAt = nil
         agents[change.agentId] = agent
@@ -173,6 +189,15 @@ public struct PresenceState: Sendable {
             return update(change.agentId, cause: envelope, now: now) { agent in
                 agent.available = change.available
                 if let busy = change.busy { agent.busy = busy }
+            }
+        case .agentQueuesSet(let change):
+            guard let agent = agents[change.agentId] else { return .failure(PresenceRefusal(reason: "unknown agent \(change.agentId)")) }
+            let unknown = Set(change.departmentIds).subtracting(agent.departmentIds)
+            guard unknown.isEmpty else {
+                return .failure(PresenceRefusal(reason: "agent \(change.agentId) is not in \(unknown.sorted().joined(separator: ", "))"))
+            }
+            return update(change.agentId, cause: envelope, now: now) { agent in
+                agent.loggedOutOf = Set(agent.departmentIds).subtracting(change.departmentIds)
             }
         case .gatewayStarted(let started):
             // That gateway's earlier connections are gone; each agent left without one
@@ -215,7 +240,7 @@ public struct PresenceState: Sendable {
     }
 
     public func isOpen(_ departmentId: String) -> Bool {
-        agents.values.contains { $0.isTakingChats && $0.departmentIds.contains(departmentId) }
+        agents.values.contains { $0.isTakingChats(in: departmentId) }
     }
 
     private mutating func update(_ agentId: String, cause: Envelope?, now: Date, change: (inout AgentPresence) -> Void) -> Result<[PresenceAction], PresenceRefusal> {
@@ -227,10 +252,10 @@ public struct PresenceState: Sendable {
         guard agent != before else { return .success([]) }
         agents[agentId] = agent
         var actions: [PresenceAction] = [.saveAgent(agent)]
-        if agent.status != before.status || agent.available != before.available || agent.busy != before.busy {
+        if agent.status != before.status || agent.available != before.available || agent.busy != before.busy || agent.loggedOutOf != before.loggedOutOf {
             actions.append(publishAgent(agent, cause: cause, now: now))
         }
-        if before.isTakingChats != agent.isTakingChats {
+        if before.isTakingChats != agent.isTakingChats || before.loggedOutOf != agent.loggedOutOf {
             actions += departmentChanges(cause: cause, now: now)
         }
         return .success(actions)
@@ -238,8 +263,9 @@ public struct PresenceState: Sendable {
 
     /// A department is open while one of its agents takes chats.
     private func availability(of department: DepartmentEntry) -> DepartmentAvailabilityChanged {
-        let available = agents.values.filter { $0.isTakingChats && $0.departmentIds.contains(department.id) }.count
-        return DepartmentAvailabilityChanged(departmentId: department.id, displayName: department.displayName, open: available > 0, availableAgents: available)
+        let available = agents.values.filter { $0.isTakingChats(in: department.id) }.count
+        return DepartmentAvailabilityChanged(departmentId: department.id, displayName: department.displayName, open: available > 0,
+                                             availableAgents: available, maxChatsPerAgent: department.maxChatsPerAgent)
     }
 
     /// Publishes the departments homed here whose availability differs from what was
@@ -261,7 +287,8 @@ public struct PresenceState: Sendable {
 
     private func publishAgent(_ agent: AgentPresence, cause: Envelope?, now: Date) -> PresenceAction {
         let event = AgentPresenceChanged(agentId: agent.id, displayName: agent.displayName, departmentIds: agent.departmentIds,
-                                         status: agent.status, available: agent.available, busy: agent.busy)
+                                         status: agent.status, available: agent.available, busy: agent.busy,
+                                         queues: agent.loggedInQueues, maxChats: agent.maxChats)
         return .publish(WireRecord(topic: .presenceAgents, key: agent.id, envelope: envelope(.agentPresenceChanged(event), cause: cause, now: now),
                                    partition: partition(of: agent.id)))
     }

@@ -19,13 +19,26 @@ public struct RoutingAgent: Sendable, Equatable {
     /// Not offline (past the grace period or logged out). A new owner of a partition
     /// returns the chats of offline agents to the queue (see `RouterState.reconcile`).
     public var online: Bool
+    /// The queues (departments) the agent is logged in to (B5): only those give them chats
+    /// automatically, by transfer or by invitation.
+    public var queues: Set<String>
+    /// The agent's own maximum of concurrent chats (else the department's, else the policy's).
+    public var maxChats: Int?
 
-    public init(id: String, displayName: String, departmentIds: [String], takingChats: Bool, online: Bool = true) {
+    public init(id: String, displayName: String, departmentIds: [String], takingChats: Bool, online: Bool = true,
+                queues: Set<String>? = nil, maxChats: Int? = nil) {
         self.id = id
         self.displayName = displayName
         self.departmentIds = departmentIds
         self.takingChats = takingChats
         self.online = online
+        self.queues = queues ?? Set(departmentIds)
+        self.maxChats = maxChats
+    }
+
+    /// In the department and logged in to its queue.
+    public func serves(_ departmentId: String) -> Bool {
+        queues.contains(departmentId) && departmentIds.contains(departmentId)
     }
 }
 
@@ -56,7 +69,7 @@ public struct RoutingPolicy: Sendable, Equatable {
 /// What the adapter must do after the state machine decided.
 public enum RouterAction: Sendable, Equatable {
     case saveChat(RoutedChat)
-    case saveDepartment(id: String, open: Bool)
+    case saveDepartment(id: String, open: Bool, maxChatsPerAgent: Int?)
     case saveAgent(RoutingAgent)
     case publish(WireRecord)
     /// A `chat.assignment_proposed` this change answered (see `RouterPartitionSnapshot`).
@@ -71,6 +84,8 @@ public enum RouterAction: Sendable, Equatable {
 public struct RouterState: Sendable {
     public private(set) var openChats: [String: RoutedChat] = [:]
     public private(set) var openDepartments: Set<String> = []
+    /// Departments' maximum of concurrent chats per agent, where they set one.
+    public private(set) var departmentMaximums: [String: Int] = [:]
     public private(set) var agents: [String: RoutingAgent] = [:]
     public let policy: RoutingPolicy
     /// visitor id + department id → the visitor's open chat there.
@@ -94,10 +109,11 @@ public struct RouterState: Sendable {
         var departmentId: String
     }
 
-    public init(openChats: [RoutedChat] = [], openDepartments: Set<String> = [], agents: [RoutingAgent] = [],
+    public init(openChats: [RoutedChat] = [], openDepartments: Set<String> = [], departmentMaximums: [String: Int] = [:], agents: [RoutingAgent] = [],
                 remoteChats: [Int32: [RoutedChat]] = [:], commandPartitions: Int32 = Int32(Topic.chatCommands.partitions),
                 calls: [String: Set<String>] = [:], policy: RoutingPolicy = RoutingPolicy()) {
         self.policy = policy
+        self.departmentMaximums = departmentMaximums
         self.calls = calls
         self.remoteChats = remoteChats
         self.commandPartitions = max(1, commandPartitions)
@@ -140,6 +156,11 @@ public struct RouterState: Sendable {
     /// The partition whose owner keeps this agent's maximum (the same on every instance).
     public func homePartition(of agentId: String) -> Int32 {
         Partitioning.partition(forKey: agentId, count: commandPartitions)
+    }
+
+    /// The most concurrent chats the agent gets automatically in a department's queue.
+    public func maximum(for agent: RoutingAgent, in departmentId: String) -> Int {
+        agent.maxChats ?? departmentMaximums[departmentId] ?? policy.maxChatsPerAgent
     }
 
     /// Takes chats (online, available, not busy) and is not on a phone call.
@@ -293,14 +314,14 @@ public struct RouterState: Sendable {
         let available = agents.values.filter { isFree($0) && isHomedHere($0.id) }
         for chat in waiting {
             let candidates = available
-                .filter { $0.departmentIds.contains(chat.departmentId) }
+                .filter { $0.serves(chat.departmentId) }
                 .map { (agent: $0, load: loads[$0.id, default: 0]) }
                 .sorted { ($0.load, $0.agent.id) < ($1.load, $1.agent.id) }
-            let withRoom = candidates.filter { $0.load < policy.maxChatsPerAgent }
+            let withRoom = candidates.filter { $0.load < maximum(for: $0.agent, in: chat.departmentId) }
             // Someone who let this chat pass gets it again only if nobody else can.
             guard let chosen = withRoom.first(where: { !chat.passedBy.contains($0.agent.id) }) ?? withRoom.first else { continue }
             let agent = Participant(role: .agent, id: chosen.agent.id, displayName: chosen.agent.displayName)
-            let decision = ChatAssigned.Decision(rule: "least_loaded", maxChatsPerAgent: policy.maxChatsPerAgent,
+            let decision = ChatAssigned.Decision(rule: "least_loaded", maxChatsPerAgent: maximum(for: chosen.agent, in: chat.departmentId),
                                                  candidates: candidates.map { .init(agentId: $0.agent.id, activeChats: $0.load) })
             if openChats[chat.id] != nil {
                 actions += assign(chat, to: agent, decision: decision, cause: cause, producer: producer, now: now)
@@ -399,7 +420,7 @@ public struct RouterState: Sendable {
     /// takes chats; never one already on a call.
     private func routeCall(_ request: CallRoutingRequested, cause: Envelope, producer: String, now: Date) -> RouterAction {
         let loads = loads()
-        let candidates = agents.values.filter { isFree($0) && $0.departmentIds.contains(request.departmentId) }
+        let candidates = agents.values.filter { isFree($0) && $0.serves(request.departmentId) }
             .map { (id: $0.id, load: loads[$0.id, default: 0]) }
             .sorted { ($0.load, $0.id) < ($1.load, $1.id) }
         let chosen = candidates.first
@@ -427,13 +448,15 @@ public struct RouterState: Sendable {
 
         switch envelope.event {
         case .departmentAvailabilityChanged(let change):
-            guard openDepartments.contains(change.departmentId) != change.open else { return [] }
+            guard openDepartments.contains(change.departmentId) != change.open || departmentMaximums[change.departmentId] != change.maxChatsPerAgent else { return [] }
             if change.open { openDepartments.insert(change.departmentId) } else { openDepartments.remove(change.departmentId) }
-            return [.saveDepartment(id: change.departmentId, open: change.open)]
+            departmentMaximums[change.departmentId] = change.maxChatsPerAgent
+            return [.saveDepartment(id: change.departmentId, open: change.open, maxChatsPerAgent: change.maxChatsPerAgent)]
 
         case .agentPresenceChanged(let presence):
             let agent = RoutingAgent(id: presence.agentId, displayName: presence.displayName, departmentIds: presence.departmentIds,
-                                     takingChats: presence.takingChats, online: presence.status != .offline)
+                                     takingChats: presence.takingChats, online: presence.status != .offline,
+                                     queues: Set(presence.loggedInQueues), maxChats: presence.maxChats)
             var actions: [RouterAction] = agents[agent.id] == agent ? [] : [.saveAgent(agent)]
             agents[agent.id] = agent
             if !agent.takingChats {
@@ -561,7 +584,7 @@ public struct RouterState: Sendable {
                 chat.invited = []
                 return transfer(chat, request: request, now: now, publish: publish, reject: rejection)
             case .invite:
-                guard let id = request.toAgentId, let target = agents[id], isFree(target), target.departmentIds.contains(chat.departmentId),
+                guard let id = request.toAgentId, let target = agents[id], isFree(target), target.serves(chat.departmentId),
                       id != request.agent.id, !chat.invited.contains(where: { $0.id == id }) else {
                     return reject(chat.id, .targetUnavailable, "That agent is not available for this chat.")
                 }
@@ -588,7 +611,7 @@ public struct RouterState: Sendable {
             proposals[envelope.id] = nil
             let answered: [RouterAction] = [.proposalAnswered(envelope.id)]
             guard let chat = openChats[proposal.chatId], chat.departmentId == proposal.departmentId, chat.status == .queued,
-                  let agent = agents[proposal.agent.id], isFree(agent), agent.departmentIds.contains(chat.departmentId) else {
+                  let agent = agents[proposal.agent.id], isFree(agent), agent.serves(chat.departmentId) else {
                 return answered
             }
             return answered + assign(chat, to: proposal.agent, decision: proposal.decision, cause: envelope, producer: producer, now: now)
@@ -648,7 +671,7 @@ public struct RouterState: Sendable {
                                    reject: (String, RequestRejected.Code, String, String?) -> [RouterAction]) -> [RouterAction] {
         var chat = chat
         if let toAgentId = request.toAgentId {
-            guard let target = agents[toAgentId], isFree(target), target.departmentIds.contains(chat.departmentId), toAgentId != request.agent.id else {
+            guard let target = agents[toAgentId], isFree(target), target.serves(chat.departmentId), toAgentId != request.agent.id else {
                 return reject(chat.id, .targetUnavailable, "That agent is not available for this department.", nil)
             }
             let toAgent = Participant(role: .agent, id: target.id, displayName: target.displayName)

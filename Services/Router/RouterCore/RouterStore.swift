@@ -79,6 +79,13 @@ enum RouterStore {
                 table.primaryKey(["agent_id", "call_id"])
             }
         }),
+        ("router-9", { db in
+            try db.alter(table: "agents") { table in
+                table.add(column: "queues", .text)
+                table.add(column: "max_chats", .integer)
+            }
+            try db.alter(table: "departments") { $0.add(column: "max_chats", .integer) }
+        }),
     ]
 
     static let openStatuses = "('queued', 'offered', 'assigned', 'parked', 'wrapup')"
@@ -87,10 +94,13 @@ enum RouterStore {
     /// partition assignments.
     static func loadState(_ db: Database, policy: RoutingPolicy, commandPartitions: Int32) throws -> RouterState {
         let open = try String.fetchAll(db, sql: "SELECT id FROM departments WHERE open")
+        var maximums: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT id, max_chats FROM departments WHERE max_chats IS NOT NULL") { maximums[row["id"]] = row["max_chats"] }
         let agents = try Row.fetchAll(db, sql: "SELECT * FROM agents").map { row in
             RoutingAgent(id: row["id"], displayName: row["display_name"],
                          departmentIds: (row["department_ids"] as String).split(separator: ",").map(String.init),
-                         takingChats: row["taking_chats"], online: row["online"])
+                         takingChats: row["taking_chats"], online: row["online"],
+                         queues: (row["queues"] as String?).map { Set($0.split(separator: ",").map(String.init)) }, maxChats: row["max_chats"])
         }
         var remoteChats: [Int32: [RoutedChat]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT partition, chats FROM remote_snapshots") {
@@ -100,7 +110,7 @@ enum RouterStore {
         for row in try Row.fetchAll(db, sql: "SELECT agent_id, call_id FROM agent_calls") {
             calls[row["agent_id"], default: []].insert(row["call_id"])
         }
-        return RouterState(openDepartments: Set(open), agents: agents, remoteChats: remoteChats, commandPartitions: commandPartitions,
+        return RouterState(openDepartments: Set(open), departmentMaximums: maximums, agents: agents, remoteChats: remoteChats, commandPartitions: commandPartitions,
                            calls: calls, policy: policy)
     }
 
@@ -189,17 +199,20 @@ enum RouterStore {
                             chat.offeredTo?.id, chat.offeredTo?.displayName, chat.offerExpiresAt?.timeIntervalSince1970,
                             String(decoding: try JSONEncoder().encode(chat.passedBy.sorted()), as: UTF8.self),
                             chat.wrapUpSeconds, chat.wrapUpSince?.timeIntervalSince1970, chat.partition, chat.parkedForCall])
-        case .saveDepartment(let id, let open):
-            try db.execute(sql: "INSERT INTO departments (id, open) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET open = excluded.open",
-                           arguments: [id, open])
+        case .saveDepartment(let id, let open, let maximum):
+            try db.execute(sql: """
+                INSERT INTO departments (id, open, max_chats) VALUES (?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET open = excluded.open, max_chats = excluded.max_chats
+                """, arguments: [id, open, maximum])
         case .saveAgent(let agent):
             try db.execute(
                 sql: """
-                INSERT INTO agents (id, display_name, department_ids, taking_chats, online) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO agents (id, display_name, department_ids, taking_chats, online, queues, max_chats) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, department_ids = excluded.department_ids,
-                    taking_chats = excluded.taking_chats, online = excluded.online
+                    taking_chats = excluded.taking_chats, online = excluded.online, queues = excluded.queues, max_chats = excluded.max_chats
                 """,
-                arguments: [agent.id, agent.displayName, agent.departmentIds.joined(separator: ","), agent.takingChats, agent.online])
+                arguments: [agent.id, agent.displayName, agent.departmentIds.joined(separator: ","), agent.takingChats, agent.online,
+                            agent.queues.sorted().joined(separator: ","), agent.maxChats])
         case .publish(let record):
             try record.appendToOutbox(db)
         case .proposalAnswered:

@@ -802,6 +802,23 @@
     if (res) { setTimeout(refreshPeople, 400); setTimeout(refreshPeople, 1500); } // the effect arrives through presence
   }
 
+  // B5: log in to or out of one queue; the others stay as they are.
+  async function setQueue(departmentId, loggedIn) {
+    const mine = myPerson();
+    if (!mine) return;
+    const current = new Set(mine.queues || mine.departmentIds);
+    if (loggedIn) current.add(departmentId); else current.delete(departmentId);
+    const departmentIds = mine.departmentIds.filter((d) => current.has(d));
+    const res = await act('queues', `Could not ${loggedIn ? 'log in to' : 'log out of'} ${deptName(departmentId)}`,
+      () => call('PUT', '/agents/me/queues', { departmentIds }));
+    if (res) {
+      mine.queues = departmentIds; // shown at once; presence confirms through the people view
+      note(`${loggedIn ? 'Logged in to' : 'Logged out of'} ${deptName(departmentId)}.`);
+      setTimeout(refreshPeople, 400); setTimeout(refreshPeople, 1500);
+    }
+    render();
+  }
+
   // ---- Dialogs ----
   let opener = null;
   function openDialog(dialog, focus) {
@@ -1119,12 +1136,18 @@
 
   function renderQueues() {
     const rows = [...overview.values()].map((o) => o.queue).sort((a, b) => a.departmentId.localeCompare(b.departmentId));
+    const mine = myPerson();
     syncList(ui.queues, rows, (q) => q.departmentId, (q) => el('tr', { 'data-department-id': q.departmentId },
+      el('td', { class: 'login' }, el('input', { type: 'checkbox', class: 'queue-login', 'aria-label': `Logged in to ${q.displayName}`,
+        onchange: (e) => setQueue(q.departmentId, e.target.checked) })),
       el('th', { scope: 'row' }), el('td', { class: 'waiting' }), el('td', { class: 'longest' }), el('td', { class: 'ongoing' }), el('td', { class: 'agents' })),
     (node, q) => {
       const o = overview.get(q.departmentId);
       node.dataset.open = String(q.open);
-      const head = node.children[0];
+      const box = node.querySelector('.queue-login');
+      box.checked = !mine || (mine.queues || mine.departmentIds).includes(q.departmentId);
+      box.disabled = !mine || busyButtons.has('queues');
+      const head = node.children[1];
       head.textContent = q.displayName;
       head.append(el('span', { class: 'open-state', text: q.open ? ' open' : ' closed' }));
       node.querySelector('.waiting').textContent = q.waiting;
@@ -1132,8 +1155,9 @@
       // longestWaitSeconds is as of the frame; it grows by itself while chats wait.
       timer(longest, { base: q.longestWaitSeconds, since: q.waiting > 0 ? o.at : 0 });
       node.querySelector('.ongoing').textContent = q.ongoing;
-      node.querySelector('.agents').textContent = `${q.agentsOnline} / ${q.agentsAvailable}`;
-      node.querySelector('.agents').title = `${q.agentsOnline} online, ${q.agentsAvailable} available`;
+      const loggedIn = q.agentsLoggedIn ?? q.agentsOnline;
+      node.querySelector('.agents').textContent = `${loggedIn} / ${q.agentsAvailable}`;
+      node.querySelector('.agents').title = `${q.agentsOnline} online, ${loggedIn} logged in to this queue, ${q.agentsAvailable} available`;
     });
   }
 
