@@ -57,5 +57,6 @@ topic archive.queries 12 delete
 topic gateway.replies 3 delete
 topic router.changelog 12 compact
 topic telephony.calls 6 delete
+topic chat.signals 12 delete
 
 echo "topics: all present"

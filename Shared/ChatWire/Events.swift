@@ -34,6 +34,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case callRoutingRequested = "call.routing_requested"
     case callRouted = "call.routed"
     case agentQueuesSet = "agent.queues_set"
+    case chatTyping = "chat.typing"
 
     public var schemaVersion: Int { 1 }
 }
@@ -74,6 +75,7 @@ public enum WireEvent: Sendable, Equatable {
     case callRoutingRequested(CallRoutingRequested)
     case callRouted(CallRouted)
     case agentQueuesSet(AgentQueuesSet)
+    case chatTyping(ChatTyping)
 
     public var type: EventType {
         switch self {
@@ -111,6 +113,7 @@ public enum WireEvent: Sendable, Equatable {
         case .callRoutingRequested: .callRoutingRequested
         case .callRouted: .callRouted
         case .agentQueuesSet: .agentQueuesSet
+        case .chatTyping: .chatTyping
         }
     }
 
@@ -137,6 +140,7 @@ public enum WireEvent: Sendable, Equatable {
         case .transcriptRequested(let payload): payload.chatId
         case .transcriptAnswered(let payload): payload.chatId
         case .chatAssignmentProposed(let payload): payload.chatId
+        case .chatTyping(let payload): payload.chatId
         case .agentConnected, .agentDisconnected, .agentAvailabilitySet, .gatewayStarted, .agentPresenceChanged, .departmentAvailabilityChanged, .routerPartitionSnapshot,
              .agentCallStarted, .agentCallEnded, .callRoutingRequested, .callRouted, .agentQueuesSet: nil
         }
@@ -191,6 +195,7 @@ public enum WireEvent: Sendable, Equatable {
         case .callRoutingRequested: self = .callRoutingRequested(try CallRoutingRequested(from: decoder))
         case .callRouted: self = .callRouted(try CallRouted(from: decoder))
         case .agentQueuesSet: self = .agentQueuesSet(try AgentQueuesSet(from: decoder))
+        case .chatTyping: self = .chatTyping(try ChatTyping(from: decoder))
         }
     }
 
@@ -227,6 +232,7 @@ public enum WireEvent: Sendable, Equatable {
         case .callRoutingRequested(let payload): try payload.encode(to: encoder)
         case .callRouted(let payload): try payload.encode(to: encoder)
         case .agentQueuesSet(let payload): try payload.encode(to: encoder)
+        case .chatTyping(let payload): try payload.encode(to: encoder)
         }
     }
 }

@@ -569,3 +569,16 @@ public struct CallRouted: Codable, Sendable, Equatable {
         self.candidates = candidates
     }
 }
+
+/// A participant started or stopped typing in a chat (A4). Ephemeral: on `chat.signals`,
+/// key: chat id; gateways push it to the chat's other participants and store nothing.
+public struct ChatTyping: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var sender: Participant
+    public var typing: Bool
+    public init(chatId: String, sender: Participant, typing: Bool) {
+        self.chatId = chatId
+        self.sender = sender
+        self.typing = typing
+    }
+}

@@ -27,13 +27,16 @@ public enum Topic: String, CaseIterable, Sendable {
     /// `agent.call_ended`, key: agent id) and the router's answers to call routing
     /// requests (`call.routed`, key: call id). Every router instance reads all of it.
     case telephonyCalls = "telephony.calls"
+    /// Ephemeral signals of a chat (typing). Key: chat id. Gateways read every partition
+    /// and push; nothing is stored, so a short retention is enough.
+    case chatSignals = "chat.signals"
 
     public var name: String { rawValue }
 
     /// Partition counts used by the dev broker and the compose topic setup.
     public var partitions: Int {
         switch self {
-        case .chatCommands, .chatConversations, .archiveQueries, .routerChangelog: 12
+        case .chatCommands, .chatConversations, .archiveQueries, .routerChangelog, .chatSignals: 12
         case .presenceCommands, .presenceAgents, .telephonyCalls: 6
         case .presenceDepartments, .gatewayReplies: 3
         }

@@ -56,6 +56,7 @@ enum Samples {
             answeredProposals: ["e-proposal-7"],
             proposals: [RouterPartitionSnapshot.AssignmentProposal(id: "e-proposal-9", chatId: "c-9", agentId: "bob", sentAt: time.addingTimeInterval(41))])),
         .agentQueuesSet(AgentQueuesSet(agentId: "alice", departmentIds: ["support"])),
+        .chatTyping(ChatTyping(chatId: "c-1", sender: visitor, typing: true)),
         .agentCallStarted(AgentCallChanged(agentId: "alice", callId: "call-7")),
         .agentCallEnded(AgentCallChanged(agentId: "alice", callId: "call-7")),
         .callRoutingRequested(CallRoutingRequested(callId: "call-7", departmentId: "support")),

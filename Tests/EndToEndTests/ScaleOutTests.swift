@@ -21,6 +21,14 @@ struct ScaleOutTests {
             #expect(take.status == 200, "\(take.text)")
             let visitorSocket = try await second.socket(token: visitor.token)
             _ = try await visitorSocket.next(type: "hello")
+            // Typing crosses gateways too (through chat.signals), and is not echoed.
+            await visitorSocket.send(["type": "typing", "chatId": chatId, "typing": true])
+            let typing = try await agent.socket.next { $0["type"]?.string == "typing" }
+            #expect(typing["chatId"]?.string == chatId && typing["typing"]?.bool == true)
+            #expect(typing["sender"]?["role"]?.string == "visitor")
+            await visitorSocket.send(["type": "typing", "chatId": "not-mine", "typing": true])
+            let refused = try await visitorSocket.next { $0["type"]?.string == "error" }
+            #expect(refused["code"]?.string == "chat_not_found")
             for index in 1...5 {
                 await visitorSocket.send(["type": "message.send", "chatId": chatId, "clientMessageId": "v\(index)", "text": "frage \(index)"])
                 await agent.socket.send(["type": "message.send", "chatId": chatId, "clientMessageId": "a\(index)", "text": "antwort \(index)"])

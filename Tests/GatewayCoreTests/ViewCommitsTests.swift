@@ -1,4 +1,5 @@
 @testable import GatewayCore
+import Foundation
 import Testing
 
 struct ViewCommitsTests {
@@ -31,5 +32,19 @@ struct ViewCommitsTests {
         // A later commit finds no waiter left behind.
         commits.committed()
         #expect(commits.generation == 1)
+    }
+}
+
+struct TypingThrottleTests {
+    @Test func typingGoesThroughOncePerIntervalAndAfterEveryStop() {
+        let throttle = TypingThrottle(interval: 2)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(throttle.forward(true, key: "v c", now: start))
+        #expect(!throttle.forward(true, key: "v c", now: start.addingTimeInterval(1)), "a repeat within 2 s is dropped")
+        #expect(throttle.forward(true, key: "other", now: start.addingTimeInterval(1)), "keys are separate")
+        #expect(throttle.forward(false, key: "v c", now: start.addingTimeInterval(1.5)))
+        #expect(throttle.forward(true, key: "v c", now: start.addingTimeInterval(1.6)), "typing again after a stop goes at once")
+        #expect(throttle.forward(true, key: "v c", now: start.addingTimeInterval(3.7)))
+        #expect(!throttle.forward(false, key: "never", now: start), "a stop without a typing before it is not news")
     }
 }

@@ -97,4 +97,18 @@ import Testing
         let third = route("call-c")
         #expect(third?.agentId == nil && third?.rule == "no_agent")
     }
+
+    @Test func anAgentInWrapUpGetsNoCallUntilItIsDone() {
+        var state = aliceWithTwoChats()
+        _ = apply(&state, .chatCloseRequested(ChatCloseRequested(chatId: "c-1", departmentId: "support", requestedBy: alice)))
+        #expect(state.openChats["c-1"]?.status == .wrapUp)
+        func route(_ callId: String) -> CallRouted? {
+            let actions = apply(&state, .callRoutingRequested(CallRoutingRequested(callId: callId, departmentId: "support")))
+            guard case .callRouted(let routed) = events(actions).first else { return nil }
+            return routed
+        }
+        #expect(route("call-x")?.agentId == nil, "alice is in wrap-up")
+        _ = apply(&state, .chatOwnerActionRequested(ChatOwnerActionRequested(chatId: "c-1", departmentId: "support", agent: alice, action: .finishWrapUp)))
+        #expect(route("call-y")?.agentId == "alice")
+    }
 }

@@ -116,14 +116,12 @@ class Gateway:
         return "\n".join(out)
 
 
-class Agent:
-    """An agent signed in over HTTP with one WebSocket open (which opens the department)."""
+class SocketClient:
+    """One WebSocket to the gateway with a token; every frame received is kept in order."""
 
-    def __init__(self, gateway, agent_id="alice"):
+    def __init__(self, gateway, token):
         self.gateway = gateway
-        status, body, _ = gateway.request("POST", "/api/v1/agents/sessions", {"agentId": agent_id})
-        assert status == 201, body
-        self.token = body["token"]
+        self.token = token
         self.frames = []
         self.lock = threading.Lock()
         self.ws = None
@@ -133,7 +131,7 @@ class Agent:
         self.ws = self.stack.enter_context(
             ws_connect(f"{self.gateway.ws_base}/api/v1/socket?token={self.token}", open_timeout=10))
         threading.Thread(target=self._read, args=(self.ws,), daemon=True).start()
-        self.wait_frame(lambda f: f["type"] == "hello", what="the agent's hello")
+        self.wait_frame(lambda f: f["type"] == "hello", what="the hello frame")
 
     def _read(self, ws):
         try:
@@ -156,6 +154,18 @@ class Agent:
     def messages(self, chat_id):
         with self.lock:
             return [f["message"] for f in self.frames if f["type"] == "message" and f["message"]["chatId"] == chat_id]
+
+    def typing(self, chat_id, typing=True):
+        self.ws.send(json.dumps({"type": "typing", "chatId": chat_id, "typing": typing}))
+
+
+class Agent(SocketClient):
+    """An agent signed in over HTTP with one WebSocket open (which opens the department)."""
+
+    def __init__(self, gateway, agent_id="alice"):
+        status, body, _ = gateway.request("POST", "/api/v1/agents/sessions", {"agentId": agent_id})
+        assert status == 201, body
+        super().__init__(gateway, body["token"])
 
     def set_available(self, available, timeout=15):
         """Sends availability.set until the department shows the change (presence may not
@@ -344,6 +354,13 @@ class Visitor:
         assert status == 201, body
         self.chat_id = body["chat"]["chatId"]
 
+    def socket(self):
+        """The visitor's WebSocket, opened on first use (for typing signals and frames)."""
+        if not getattr(self, "_socket", None):
+            self._socket = SocketClient(self.gateway, self.token)
+            self._socket.connect()
+        return self._socket
+
     def say(self, text):
         body = {"clientMessageId": "v-" + str(uuid.uuid4()), "text": text}
         status, answer, _ = self.gateway.request("POST", f"/api/v1/chats/{self.chat_id}/messages", body, token=self.token)
@@ -358,5 +375,8 @@ class Visitor:
 
     def close(self):
         """Ends the chat unless it has ended already."""
+        if getattr(self, "_socket", None):
+            self._socket.disconnect()
+            self._socket = None
         status, body, _ = self.gateway.request("POST", f"/api/v1/chats/{self.chat_id}/close", token=self.token)
         assert status == 200 or body.get("error", {}).get("code") == "chat_closed", body

@@ -140,9 +140,21 @@ def test_incoming_take_race_messages_and_unread(gateway, consoles, visitors):
     shown = alice.wait_texts(["Hallo! " + XSS, "Hi Grete, how can I help?\nSecond line"])
     assert shown[1]["own"] and shown[1]["state"] == "delivered"
     eventually(lambda: grete.texts()[-1:] == ["Hi Grete, how can I help?\nSecond line"], 5, "the answer at the visitor")
+    # Typing both ways (A4): Grete's shows under the conversation until her message comes...
+    grete_socket = grete.socket()
+    grete_socket.typing(grete.chat_id)
+    eventually(lambda: alice.text("#typing") == "Grete Müller is typing\u2026" and alice.visible("#typing"), 5, "Grete typing")
     beeps = alice.beeps()
     grete.say("Ich habe eine Frage zu meiner Bestellung.")
     alice.wait_texts(["Hallo! " + XSS, "Hi Grete, how can I help?\nSecond line", "Ich habe eine Frage zu meiner Bestellung."])
+    eventually(lambda: not alice.visible("#typing"), 5, "the typing line gone with her message")
+    # ... and alice's reaches Grete.
+    start = len(grete_socket.frames)
+    alice.type_message("Einen Moment", send=False)
+    frame = grete_socket.wait_frame(lambda f: f["type"] == "typing", what="alice typing at the visitor", start=start)
+    assert frame["typing"] is True and frame["sender"]["displayName"] == "Alice Adams"
+    alice.js("const t = document.getElementById('compose'); t.value = ''; t.dispatchEvent(new Event('input'))")
+    grete_socket.wait_frame(lambda f: f["type"] == "typing" and f["typing"] is False, what="alice stopped typing", start=start)
     eventually(lambda: alice.beeps() > beeps, 5, "a beep for the visitor's message")
     time.sleep(0.3)  # an injected <img src=x> would have fired onerror by now
     assert alice.js("return window.__xss") is None

@@ -95,8 +95,21 @@ def test_conversation_both_ways_with_html_shown_as_text(gateway, widget, agent):
     agent.wait_frame(lambda f: f["type"] == "message" and f["message"]["text"] == "Hallo! \U0001F44B",
                      what="the visitor's first message at the agent")
 
+    # Typing, both ways (A4): the agent's shows in the widget until their message arrives...
+    agent.typing(chat_id)
+    eventually(lambda: widget.typing_line() == "Alice Adams is typing\u2026", 5, "the agent typing")
     agent.say(chat_id, "Hi Grete, how can I help? \U0001F60A")
     shown = widget.wait_messages(["Hallo! \U0001F44B", "Hi Grete, how can I help? \U0001F60A"])
+    eventually(lambda: widget.typing_line() is None, 5, "the typing line gone with the message")
+    # ... and the visitor's reaches the agent, once however many keys she presses.
+    start = len(agent.frames)
+    widget.type_message("Ich tippe", send=False)
+    typing = agent.wait_frame(lambda f: f["type"] == "typing" and f["chatId"] == chat_id, what="the visitor typing", start=start)
+    assert typing["typing"] is True and typing["sender"]["role"] == "visitor"
+    time.sleep(0.5)
+    assert sum(1 for f in agent.frames[start:] if f["type"] == "typing" and f["typing"]) == 1
+    widget.js("const t = root.querySelector('#lc-text'); t.value = ''; t.dispatchEvent(new Event('input'))")
+    agent.wait_frame(lambda f: f["type"] == "typing" and f["typing"] is False, what="the visitor stopped typing", start=start)
     assert shown[1]["sender"] == AGENT_NAME and not shown[1]["own"]
     eventually(lambda: widget.beeps() == 1, 5, "one notification beep")
 

@@ -96,6 +96,10 @@ class WidgetPage:
     def beeps(self):
         return self.driver.execute_script("return window.__beeps")
 
+    def typing_line(self):
+        """The "… is typing" line, or None while it is hidden."""
+        return self.js("const t = root.querySelector('.typing'); return t && !t.hidden ? t.textContent : null")
+
     # ---- Typing ----
 
     def type_message(self, *parts, send=True):

@@ -14,6 +14,8 @@ final class ChatOperations: Sendable {
     let replies: PendingReplies
     let configuration: GatewayConfiguration
     let messageLimiter: RateLimiter
+    /// At most one "typing" signal per sender and chat every 2 s.
+    let typingThrottle: TypingThrottle
     let viewCommits: ViewCommits
     let presence: PresenceReporter
 
@@ -26,6 +28,7 @@ final class ChatOperations: Sendable {
         self.viewCommits = viewCommits
         self.configuration = configuration
         messageLimiter = RateLimiter(perMinute: configuration.messagesPerMinute, burst: configuration.messageBurst)
+        typingThrottle = TypingThrottle(interval: 2)
     }
 
     var gatewayID: String { configuration.common.instanceID }
@@ -196,6 +199,21 @@ final class ChatOperations: Sendable {
             throw APIError.unavailable
         }
         return Accepted(chatId: chatId, messageId: clientMessageId)
+    }
+
+    /// A4: tells the chat's other participants that the caller is typing (or stopped).
+    /// Repeats of "typing" within `typingInterval` are dropped here, so a client may send one
+    /// per keystroke.
+    func typing(chatId: String, typing: Bool, sender: Caller) async throws {
+        let chat = try await visibleChat(chatId, to: sender)
+        guard chat.status != "closed" else { throw APIError(.conflict, "chat_closed", "This chat has already ended.") }
+        guard sender.role == .visitor || chat.agentIds.contains(sender.id) else {
+            throw APIError(.forbidden, "not_participant", "Only the agents taking part in this chat can write in it.")
+        }
+        guard typingThrottle.forward(typing, key: "\(sender.id) \(chatId)") else { return }
+        let record = WireRecord(topic: .chatSignals, key: chatId, envelope: envelope(.chatTyping(ChatTyping(chatId: chatId, sender: sender.participant, typing: typing))))
+        // Ephemeral: not waited for; a lost signal is replaced by the next.
+        _ = try? producer.enqueue(record.kafkaRecord)
     }
 
     // MARK: Presence

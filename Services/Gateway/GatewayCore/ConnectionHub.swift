@@ -61,6 +61,17 @@ final class ConnectionHub: Sendable {
                     case .system: false
                     }
                 }
+            case .typing(let typing, let agentIds, let visitorId):
+                let frame = APIJSON.string(TypingFrame(chatId: typing.chatId, typing: typing.typing,
+                                                       sender: .init(role: typing.sender.role.rawValue, id: typing.sender.id, displayName: typing.sender.displayName)))
+                push(frame: frame) { connection in
+                    guard connection.caller.id != typing.sender.id else { return false }
+                    switch connection.caller.role {
+                    case .visitor: return connection.caller.id == visitorId
+                    case .agent: return agentIds.contains(connection.caller.id)
+                    case .system: return false
+                    }
+                }
             case .overviewChanged(let overview):
                 push(frame: APIJSON.string(QueueOverviewFrame(queue: overview))) {
                     $0.caller.role == .agent && $0.departmentIds.contains(overview.departmentId)
@@ -105,4 +116,13 @@ struct QueueOverviewFrame: Encodable {
 struct DepartmentUpdatedFrame: Encodable {
     var type = "department.updated"
     var department: DepartmentView
+}
+
+/// Someone else in the chat started or stopped typing. Clients hide it after a few seconds
+/// without a repeat, and when that person's message arrives.
+struct TypingFrame: Encodable {
+    var type = "typing"
+    var chatId: String
+    var typing: Bool
+    var sender: MessageView.SenderView
 }

@@ -74,7 +74,7 @@ public enum GatewayApplication {
             },
             logger: logger)
         let views = ConsumerLoop(
-            name: "views", topics: [.chatConversations, .presenceAgents, .presenceDepartments, .gatewayReplies], mode: .allPartitions,
+            name: "views", topics: [.chatConversations, .presenceAgents, .presenceDepartments, .gatewayReplies, .chatSignals], mode: .allPartitions,
             store: store, common: configuration.common, applier: GatewayViewApplier(hub: hub, replies: replies, viewCommits: viewCommits), outbox: nil,
             health: context.health, logger: logger)
         // Shut down in reverse: HTTP drains first, the producer flushes last.

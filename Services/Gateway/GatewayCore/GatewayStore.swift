@@ -16,6 +16,8 @@ enum GatewayEffect: Sendable {
     case departmentChanged(DepartmentView)
     /// An event that answers a request this or another gateway is waiting for.
     case reply(causationId: String, Envelope)
+    /// Someone is typing (or stopped): the chat's other participants are told.
+    case typing(ChatTyping, agentIds: [String], visitorId: String)
 }
 
 /// The gateway's own store: its view of chats, messages, agents and departments, built
@@ -243,6 +245,11 @@ enum GatewayStore {
             overviewDepartments.insert(change.departmentId)
             effects.append(.departmentChanged(DepartmentView(departmentId: change.departmentId, displayName: change.displayName,
                                                              open: change.open, availableAgents: change.availableAgents)))
+        case .chatTyping(let typing):
+            // Only fresh signals matter; a gateway reading old ones at start pushes nothing.
+            if Date().timeIntervalSince(envelope.occurredAt) < 10, let view = try chat(db, id: typing.chatId), view.status != "closed" {
+                effects.append(.typing(typing, agentIds: view.agentIds, visitorId: view.visitor.id))
+            }
         default:
             break
         }

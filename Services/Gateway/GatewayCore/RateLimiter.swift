@@ -33,3 +33,25 @@ final class RateLimiter: Sendable {
         }
     }
 }
+
+/// Thins out "typing" signals: per key (sender and chat), "typing" goes through at most once
+/// every `interval` seconds, "stopped" always; after a "stopped" the next "typing" goes
+/// through at once (a new burst of typing).
+final class TypingThrottle: Sendable {
+    private let interval: TimeInterval
+    private let lastForwarded = Mutex<[String: Date]>([:])
+
+    init(interval: TimeInterval) {
+        self.interval = interval
+    }
+
+    func forward(_ typing: Bool, key: String, now: Date = Date()) -> Bool {
+        lastForwarded.withLock { last in
+            guard typing else { return last.removeValue(forKey: key) != nil }
+            if let previous = last[key], now.timeIntervalSince(previous) < interval { return false }
+            last[key] = now
+            if last.count > 10_000 { last = last.filter { now.timeIntervalSince($0.value) < interval } }
+            return true
+        }
+    }
+}

@@ -178,6 +178,7 @@ struct RealtimeSocket {
         var text: String?
         var available: Bool?
         var busy: Bool?
+        var typing: Bool?
     }
 
     private func handle(_ message: WebSocketMessage, from caller: Caller, reply: AsyncStream<SocketPush>.Continuation) async {
@@ -206,6 +207,11 @@ struct RealtimeSocket {
                     }
                     let accepted = try await operations.post(chatId: chatId, clientMessageId: clientMessageId, text: text, sender: caller)
                     send(AcceptedFrame(chatId: accepted.chatId, clientMessageId: accepted.messageId))
+                case "typing":
+                    guard let chatId = frame.chatId, let typing = frame.typing else {
+                        throw APIError.malformed("typing needs chatId and typing (true or false).")
+                    }
+                    try await operations.typing(chatId: chatId, typing: typing, sender: caller)
                 case "availability.set":
                     try await operations.setAvailability(frame.available, busy: frame.busy, agent: caller)
                 default:

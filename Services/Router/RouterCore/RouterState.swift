@@ -416,11 +416,14 @@ public struct RouterState: Sendable {
     }
 
     /// Which agent of the department should take a phone call: one with no active chat if
-    /// there is one (fewest chats in wrap-up... then id), else the least-loaded agent who
-    /// takes chats; never one already on a call.
+    /// there is one (then by id), else the least-loaded agent who takes chats; never one
+    /// already on a call or in wrap-up.
     private func routeCall(_ request: CallRoutingRequested, cause: Envelope, producer: String, now: Date) -> RouterAction {
         let loads = loads()
-        let candidates = agents.values.filter { isFree($0) && $0.serves(request.departmentId) }
+        // An agent doing after-chat work gets no call until it is done (C8).
+        let remote = remoteChats.filter { !ownedPartitions.contains($0.key) }.values.joined()
+        let inWrapUp = Set((Array(openChats.values) + remote).filter { $0.status == .wrapUp }.compactMap(\.agent?.id))
+        let candidates = agents.values.filter { isFree($0) && $0.serves(request.departmentId) && !inWrapUp.contains($0.id) }
             .map { (id: $0.id, load: loads[$0.id, default: 0]) }
             .sorted { ($0.load, $0.id) < ($1.load, $1.id) }
         let chosen = candidates.first

@@ -455,10 +455,38 @@
     put(conv, conv.pend, node);
   }
 
+  // ---- Typing (A4) ----
+  // At most one "typing" every 2 s per chat while typing; "stopped" once sent or emptied.
+  const typingSent = new Map(); // chatId -> when "typing" was last sent
+  function signalTyping(chatId, typing) {
+    const conv = convs.get(chatId);
+    if (!live || !ws || !conv || !canWrite(conv)) return;
+    const last = typingSent.get(chatId) || 0;
+    if (typing && Date.now() - last < 2000) return;
+    if (!typing && !last) return;
+    if (typing) typingSent.set(chatId, Date.now()); else typingSent.delete(chatId);
+    ws.send(JSON.stringify({ type: 'typing', chatId, typing }));
+  }
+  const typingNow = new Map(); // chatId -> {name, until}
+  function onTypingFrame(f) {
+    if (f.typing) typingNow.set(f.chatId, { name: f.sender.displayName, until: Date.now() + 6000 });
+    else typingNow.delete(f.chatId);
+    renderTyping();
+    setTimeout(renderTyping, 6100);
+  }
+  function renderTyping() {
+    const shown = selectedId && typingNow.get(selectedId);
+    const fresh = shown && shown.until > Date.now();
+    const line = $('typing');
+    line.hidden = !fresh;
+    if (fresh) line.textContent = `${shown.name} is typing\u2026`;
+  }
+
   function send() {
     const conv = selectedId && convs.get(selectedId);
     const text = ui.compose.value;
     if (!conv || !text.trim() || !canWrite(conv)) return;
+    signalTyping(conv.id, false);
     const p = { chatId: conv.id, id: 'a-' + uuid(), text };
     saved.pending.push(p);
     queueBubble(p);
@@ -599,6 +627,10 @@
         break;
       case 'message':
         onMessage(f.message, true);
+        if (!ownMessage(f.message) && typingNow.has(f.message.chatId)) { typingNow.delete(f.message.chatId); renderTyping(); }
+        break;
+      case 'typing':
+        onTypingFrame(f);
         break;
       case 'message.accepted': {
         const node = convs.get(f.chatId)?.outbox.get(f.clientMessageId);
@@ -1080,6 +1112,7 @@
   }
 
   function renderChat() {
+    renderTyping();
     const conv = selectedId && convs.get(selectedId);
     ui.chatEmpty.hidden = !!conv;
     ui.chatView.hidden = !conv;
@@ -1213,7 +1246,12 @@
   ui.reconnectNow.addEventListener('click', reconnectNow);
   ui.composer.addEventListener('submit', (e) => { e.preventDefault(); send(); });
   ui.compose.addEventListener('keydown', onComposeKey);
-  ui.compose.addEventListener('input', () => { const conv = convs.get(selectedId); if (conv) conv.draft = ui.compose.value; });
+  ui.compose.addEventListener('input', () => {
+    const conv = convs.get(selectedId);
+    if (!conv) return;
+    conv.draft = ui.compose.value;
+    signalTyping(conv.id, ui.compose.value.trim() !== '');
+  });
   ui.park.addEventListener('click', () => ownerAction('park', 'park'));
   ui.unpark.addEventListener('click', () => ownerAction('unpark', 'unpark'));
   ui.wrapPause.addEventListener('click', () => ownerAction('park', 'pause the wrap-up of'));

@@ -75,7 +75,9 @@
 
   const msgs = el('div', { class: 'msgs' }), pend = el('div', { class: 'msgs' });
   const log = el('div', { class: 'log', role: 'log', 'aria-label': 'Messages', tabindex: '0' }, msgs, pend);
-  const text = el('textarea', { id: 'lc-text', rows: '2', placeholder: 'Write a message\u2026', onkeydown: onKey });
+  const text = el('textarea', { id: 'lc-text', rows: '2', placeholder: 'Write a message\u2026', onkeydown: onKey, oninput: onTyping });
+  // "<agent> is typing…", shown while the agent types (A4).
+  const typingLine = el('p', { class: 'typing', 'aria-live': 'polite', hidden: '' });
   const sendBtn = el('button', { type: 'submit', class: 'btn' }, 'Send');
   const composer = el('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); send(); } },
     el('label', { for: 'lc-text', class: 'sr' }, 'Message (Enter sends, Shift+Enter starts a new line)'), text, sendBtn);
@@ -85,7 +87,7 @@
   const confirmBox = el('div', { class: 'confirm', role: 'alertdialog', 'aria-labelledby': 'lc-confirm', hidden: '' },
     el('span', { id: 'lc-confirm', text: 'End this chat?' }), yesBtn, noBtn);
   const againBtn = button('Start a new chat', { class: 'btn again', hidden: '', onclick: newChat });
-  const conv = el('div', { class: 'conv', hidden: '' }, log, confirmBox, composer, el('div', { class: 'bar' }, endBtn, againBtn));
+  const conv = el('div', { class: 'conv', hidden: '' }, log, typingLine, confirmBox, composer, el('div', { class: 'bar' }, endBtn, againBtn));
   const panel = el('section', { id: 'lc-panel', class: 'panel', role: 'dialog', 'aria-labelledby': 'lc-title', hidden: '',
     onkeydown: (e) => { if (e.key === 'Escape') showPanel(false); } },
   el('header', null, title, muteBtn, minBtn), status, prechat, conv);
@@ -356,9 +358,29 @@
     put(msgs, el('p', { class: 'sys', text: t }));
   }
 
+  // Typing signals: one "typing" at most every 2 s while the visitor types, "stopped" when
+  // the text is sent or emptied. The gateway drops extras too.
+  let typingSentAt = 0, typingHideTimer = 0;
+  function signalTyping(typing) {
+    if (!live || !cs.chatId || (chat && chat.status === 'closed')) return;
+    if (typing && Date.now() - typingSentAt < 2000) return;
+    if (!typing && !typingSentAt) return;
+    typingSentAt = typing ? Date.now() : 0;
+    ws.send(JSON.stringify({ type: 'typing', chatId: cs.chatId, typing }));
+  }
+  function onTyping() { signalTyping(text.value.trim() !== ''); }
+  function showTyping(f) {
+    clearTimeout(typingHideTimer);
+    if (!f || !f.typing) { typingLine.hidden = true; return; }
+    typingLine.textContent = `${f.sender.displayName} is typing\u2026`;
+    typingLine.hidden = false;
+    typingHideTimer = setTimeout(() => { typingLine.hidden = true; }, 6000);
+  }
+
   function send() {
     const t = text.value;
     if (!t.trim() || !cs.chatId || (chat && chat.status === 'closed')) return;
+    signalTyping(false);
     const p = { id: uuid(), text: t };
     cs.pending.push(p);
     saveChat();
@@ -397,6 +419,7 @@
     node.dataset.time = new Date(m.sentAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
     setState(node, own ? 'delivered' : 'received');
     put(msgs, node);
+    if (!own) showTyping(null); // their message is here: they stopped typing
     if (!own && m.seq > quiet) {
       quiet = m.seq;
       if (!cs.open) unread++;
@@ -485,6 +508,9 @@
         break;
       case 'message':
         onMessage(f.message);
+        break;
+      case 'typing':
+        if (f.chatId === cs.chatId && f.sender.role !== 'visitor') showTyping(f);
         break;
       case 'message.accepted': {
         const node = outbox.get(f.clientMessageId);
