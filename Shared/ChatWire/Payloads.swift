@@ -25,10 +25,15 @@ public struct ChatStartRequested: Codable, Sendable, Equatable {
     public var chatId: String
     public var departmentId: String
     public var visitor: Participant
-    public init(chatId: String, departmentId: String, visitor: Participant) {
+    /// Present for an offline message (A2): the visitor left a message while nobody was
+    /// available; the chat is queued even though the department is closed, and agents
+    /// answer by e-mail or when they take it.
+    public var contactEmail: String?
+    public init(chatId: String, departmentId: String, visitor: Participant, contactEmail: String? = nil) {
         self.chatId = chatId
         self.departmentId = departmentId
         self.visitor = visitor
+        self.contactEmail = contactEmail
     }
 }
 
@@ -220,11 +225,14 @@ public struct ChatQueued: Codable, Sendable, Equatable {
     public var departmentId: String
     public var visitor: Participant
     public var queuedAt: Date
-    public init(chatId: String, departmentId: String, visitor: Participant, queuedAt: Date) {
+    /// For an offline message: where the visitor wants the answer.
+    public var contactEmail: String?
+    public init(chatId: String, departmentId: String, visitor: Participant, queuedAt: Date, contactEmail: String? = nil) {
         self.chatId = chatId
         self.departmentId = departmentId
         self.visitor = visitor
         self.queuedAt = queuedAt
+        self.contactEmail = contactEmail
     }
 }
 

@@ -35,6 +35,8 @@ public struct RoutedChat: Codable, Sendable, Equatable {
     public var partition: Int32 = 0
     /// Parked by the router because the agent's phone call began (C9): resumed when it ends.
     public var parkedForCall = false
+    /// An offline message's e-mail address (A2).
+    public var contactEmail: String?
 
     public init(id: String, departmentId: String, visitor: Participant, status: Status, agent: Participant?, queuedAt: Date,
                 handledSeconds: Double = 0, activeSince: Date? = nil, invited: [Participant] = []) {
@@ -51,7 +53,7 @@ public struct RoutedChat: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case id, departmentId, visitor, status, agent, queuedAt, handledSeconds, activeSince, invited, offeredTo, offerExpiresAt
-        case wrapUpSeconds, wrapUpSince, passedBy, partition, parkedForCall
+        case wrapUpSeconds, wrapUpSince, passedBy, partition, parkedForCall, contactEmail
     }
 
     public init(from decoder: any Decoder) throws {
@@ -69,6 +71,7 @@ public struct RoutedChat: Codable, Sendable, Equatable {
         passedBy = Set(try container.decodeIfPresent([String].self, forKey: .passedBy) ?? [])
         partition = try container.decodeIfPresent(Int32.self, forKey: .partition) ?? 0
         parkedForCall = try container.decodeIfPresent(Bool.self, forKey: .parkedForCall) ?? false
+        contactEmail = try container.decodeIfPresent(String.self, forKey: .contactEmail)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -90,6 +93,7 @@ public struct RoutedChat: Codable, Sendable, Equatable {
         try container.encode(passedBy.sorted(), forKey: .passedBy)
         try container.encode(partition, forKey: .partition)
         if parkedForCall { try container.encode(parkedForCall, forKey: .parkedForCall) }
+        try container.encodeIfPresent(contactEmail, forKey: .contactEmail)
     }
 
     /// Handling time up to `now`.

@@ -342,3 +342,35 @@ def test_cross_origin_host_page(gateway, relay, browser, agent):
 def _department_closed_at_start(gateway):
     gateway.wait_department(False)
     yield
+
+
+def test_offline_message_while_nobody_is_available(gateway, widget, agent):
+    """A2: with the department closed the widget offers "Leave a message": name, e-mail and
+    text, validated here and by the gateway; the message waits in the queue for agents."""
+    widget.open()
+    widget.wait_visible(".offline")
+    widget.click(".offline .leave")
+    widget.wait_visible(".offline-form")
+    assert widget.active() == "#lc-off-name"
+    widget.find("#lc-off-name").send_keys("Eva Nacht")
+    widget.find("#lc-off-email").send_keys("eva-at-example")
+    widget.find("#lc-off-text").send_keys("Bitte um Rückruf.")
+    widget.click(".offline-form button[type=submit]")
+    eventually(lambda: widget.text("#lc-off-err") == "Please enter a valid e-mail address.", 5, "the e-mail error")
+    assert widget.find("#lc-off-email").get_attribute("aria-invalid") == "true"
+    assert "chatId" not in (widget.chat_state() or {}), "nothing sent"
+    email = widget.find("#lc-off-email")
+    email.clear()
+    email.send_keys("eva@example.com")
+    widget.click(".offline-form button[type=submit]")
+    widget.wait_status(r"^Thank you! We will answer you at eva@example\.com\.$")
+    widget.wait_messages(["Bitte um Rückruf."])
+    widget.screenshot("08-offline-message")
+
+    # An agent who comes online finds it in the queue.
+    agent.connect()
+    entry = eventually(lambda: next((c for c in gateway.request("GET", "/api/v1/queue", token=agent.token)[1]["chats"]
+                                     if c["visitor"]["displayName"] == "Eva Nacht"), None), 10, "Eva's message in the queue")
+    assert entry["contactEmail"] == "eva@example.com"
+    agent.take(entry["chatId"])
+    widget.wait_status(r"^You are chatting with Alice Adams$")

@@ -77,17 +77,30 @@ final class ChatOperations: Sendable {
 
     /// Starts a chat, or returns the visitor's chat that is already open there (a double
     /// click or a resubmitted form does not open a second one).
-    func startChat(visitor: Caller, departmentId: String) async throws -> (chat: ChatView, created: Bool) {
+    /// What a visitor leaves when nobody is available (A2).
+    struct OfflineMessage: Sendable {
+        var email: String
+        var text: String
+    }
+
+    func startChat(visitor: Caller, departmentId: String, offlineMessage: OfflineMessage? = nil) async throws -> (chat: ChatView, created: Bool) {
         guard visitor.role == .visitor else { throw APIError(.forbidden, "forbidden", "Only visitors start chats.") }
         guard WireID.isValid(departmentId), let department = try await read({ try GatewayStore.department($0, id: departmentId) }) else {
             throw APIError(.notFound, "department_not_found", "There is no department '\(departmentId)'.")
         }
+        if let offlineMessage {
+            try validate(offlineMessage)
+        }
         let chatId = WireID.make()
         let command = envelope(.chatStartRequested(
-            ChatStartRequested(chatId: chatId, departmentId: department.departmentId, visitor: visitor.participant)))
+            ChatStartRequested(chatId: chatId, departmentId: department.departmentId, visitor: visitor.participant, contactEmail: offlineMessage?.email)))
         let answer = try await ask(command, key: departmentId)
         switch answer.event {
         case .chatQueued:
+            if let offlineMessage {
+                // The message itself, as the conversation's first line; a retry stores it once.
+                _ = try await post(chatId: chatId, clientMessageId: "offline-message", text: offlineMessage.text, sender: visitor)
+            }
             return (try await visibleChat(chatId, to: visitor), true)
         case .requestRejected(let rejection) where rejection.code == .alreadyOpen:
             let existing = rejection.existingChatId ?? chatId
@@ -98,6 +111,21 @@ final class ChatOperations: Sendable {
                                      handledSeconds: 0, activeSince: nil, position: nil, estimatedWaitSeconds: nil), false)
         default:
             throw unexpected(answer)
+        }
+    }
+
+    private func validate(_ message: OfflineMessage) throws {
+        let email = message.email
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard email.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+              !email.contains(where: { $0.isWhitespace }) else {
+            throw APIError.invalid("offlineMessage.email must be an e-mail address like name@example.com.")
+        }
+        guard !message.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw APIError.invalid("offlineMessage.text must not be empty.")
+        }
+        guard message.text.count <= configuration.maxMessageCharacters else {
+            throw APIError(.contentTooLarge, "message_too_long", "A message may have at most \(configuration.maxMessageCharacters) characters.")
         }
     }
 

@@ -95,6 +95,14 @@ struct GatewayHTTP {
         var departmentId: String
         /// The name the visitor gave in the pre-chat form; defaults to the token's name.
         var displayName: String?
+        /// A2: left while the department is closed; queued anyway, with the text as its
+        /// first message.
+        var offlineMessage: OfflineMessageBody?
+
+        struct OfflineMessageBody: Decodable {
+            var email: String
+            var text: String
+        }
     }
 
     @Sendable func startChat(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -104,7 +112,8 @@ struct GatewayHTTP {
         if let name = body.displayName {
             visitor.displayName = try validDisplayName(name)
         }
-        let (chat, created) = try await operations.startChat(visitor: visitor, departmentId: body.departmentId)
+        let offline = body.offlineMessage.map { ChatOperations.OfflineMessage(email: $0.email.trimmingCharacters(in: .whitespaces), text: $0.text) }
+        let (chat, created) = try await operations.startChat(visitor: visitor, departmentId: body.departmentId, offlineMessage: offline)
         return jsonResponse(["chat": chat], status: created ? .created : .ok)
     }
 

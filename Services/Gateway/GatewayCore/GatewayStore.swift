@@ -108,6 +108,9 @@ enum GatewayStore {
             // NULL: logged in to every queue of the agent's departments.
             try db.alter(table: "agents") { $0.add(column: "queues", .text) }
         }),
+        ("gateway-9", { db in
+            try db.alter(table: "chats") { $0.add(column: "contact_email", .text) }
+        }),
     ]
 
     // MARK: Applying events
@@ -121,11 +124,12 @@ enum GatewayStore {
         case .chatQueued(let queued):
             try db.execute(
                 sql: """
-                INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, queued_at) VALUES (?, ?, ?, ?, 'queued', ?)
+                INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, queued_at, contact_email) VALUES (?, ?, ?, ?, 'queued', ?, ?)
                 ON CONFLICT (id) DO UPDATE SET department_id = excluded.department_id, status = 'queued', agent_id = NULL, agent_name = NULL
                 WHERE chats.status = 'transferring'
                 """,
-                arguments: [queued.chatId, queued.departmentId, queued.visitor.id, queued.visitor.displayName, queued.queuedAt.timeIntervalSince1970])
+                arguments: [queued.chatId, queued.departmentId, queued.visitor.id, queued.visitor.displayName, queued.queuedAt.timeIntervalSince1970,
+                            queued.contactEmail])
             changed = (queued.chatId, "queued", [queued.departmentId])
         case .chatAssigned(let assigned):
             try db.execute(sql: """
@@ -407,6 +411,7 @@ enum GatewayStore {
             handledSeconds: row["handled_seconds"],
             activeSince: (row["active_since"] as Double?).map(Date.init(timeIntervalSince1970:)),
             position: nil, estimatedWaitSeconds: nil,
+            contactEmail: row["contact_email"],
             closedBy: (row["closed_by_id"] as String?).map {
                 MessageView.SenderView(role: row["closed_by_role"] ?? "system", id: $0, displayName: row["closed_by_name"] ?? $0)
             },

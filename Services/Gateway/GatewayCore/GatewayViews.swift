@@ -31,6 +31,8 @@ public struct ChatView: Codable, Sendable, Equatable {
     public var position: Int?
     /// While queued: `position` × the department's average wait of its last 20 assigned chats.
     public var estimatedWaitSeconds: Double?
+    /// An offline message (A2): the e-mail address the visitor wants the answer at.
+    public var contactEmail: String? = nil
     /// Who ended the chat (the visitor or the agent), once closed.
     public var closedBy: MessageView.SenderView? = nil
     /// After the chat closed: its agent's after-chat work (C8). Agents only.

@@ -486,14 +486,17 @@ public struct RouterState: Sendable {
             if openChats[request.chatId] != nil || isClosed(request.chatId) {
                 return reject(request.chatId, .alreadyOpen, "This chat was already requested.", existing: request.chatId)
             }
-            guard openDepartments.contains(request.departmentId) else {
+            // An offline message waits even in a closed department: that is its point (A2).
+            guard openDepartments.contains(request.departmentId) || request.contactEmail != nil else {
                 return reject(request.chatId, .departmentClosed, "No agent of this department is available right now.")
             }
             var chat = RoutedChat(id: request.chatId, departmentId: request.departmentId, visitor: request.visitor, status: .queued, agent: nil, queuedAt: now)
             chat.partition = partition
+            chat.contactEmail = request.contactEmail
             openChats[chat.id] = chat
             openChatByVisitor[visitorKey] = chat.id
-            return [.saveChat(chat), publish(chat.id, .chatQueued(ChatQueued(chatId: chat.id, departmentId: chat.departmentId, visitor: chat.visitor, queuedAt: now)))]
+            return [.saveChat(chat), publish(chat.id, .chatQueued(ChatQueued(chatId: chat.id, departmentId: chat.departmentId, visitor: chat.visitor,
+                                                                             queuedAt: now, contactEmail: chat.contactEmail)))]
 
         case .chatTakeRequested(let request):
             guard var chat = openChats[request.chatId], chat.departmentId == request.departmentId else {

@@ -86,6 +86,9 @@ enum RouterStore {
             }
             try db.alter(table: "departments") { $0.add(column: "max_chats", .integer) }
         }),
+        ("router-10", { db in
+            try db.alter(table: "chats") { $0.add(column: "contact_email", .text) }
+        }),
     ]
 
     static let openStatuses = "('queued', 'offered', 'assigned', 'parked', 'wrapup')"
@@ -135,6 +138,7 @@ enum RouterStore {
             chat.passedBy = Set((try? JSONDecoder().decode([String].self, from: Data((row["passed_by"] as String).utf8))) ?? [])
             chat.partition = row["partition"]
             chat.parkedForCall = row["parked_for_call"]
+            chat.contactEmail = row["contact_email"]
             return chat
         }
     }
@@ -182,8 +186,8 @@ enum RouterStore {
                 sql: """
                 INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, agent_id, agent_name, queued_at, handled_seconds,
                     active_since, invited, offered_to_id, offered_to_name, offer_expires_at, passed_by, wrap_up_seconds, wrap_up_since, partition,
-                    parked_for_call)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    parked_for_call, contact_email)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET department_id = excluded.department_id, status = excluded.status, partition = excluded.partition,
                     parked_for_call = excluded.parked_for_call,
                     agent_id = excluded.agent_id, agent_name = excluded.agent_name,
@@ -198,7 +202,7 @@ enum RouterStore {
                             String(decoding: try JSONEncoder().encode(chat.invited), as: UTF8.self),
                             chat.offeredTo?.id, chat.offeredTo?.displayName, chat.offerExpiresAt?.timeIntervalSince1970,
                             String(decoding: try JSONEncoder().encode(chat.passedBy.sorted()), as: UTF8.self),
-                            chat.wrapUpSeconds, chat.wrapUpSince?.timeIntervalSince1970, chat.partition, chat.parkedForCall])
+                            chat.wrapUpSeconds, chat.wrapUpSince?.timeIntervalSince1970, chat.partition, chat.parkedForCall, chat.contactEmail])
         case .saveDepartment(let id, let open, let maximum):
             try db.execute(sql: """
                 INSERT INTO departments (id, open, max_chats) VALUES (?, ?, ?)

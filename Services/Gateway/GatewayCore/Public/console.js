@@ -1020,6 +1020,7 @@
         el('div', { class: 'line' }, el('strong', { class: 'name' }), el('span', { class: 'position' })),
         el('div', { class: 'line sub' }, el('span', { class: 'dept' }), el('span', null, 'waiting ', el('span', { class: 'waited' }))),
         el('p', { class: 'offer' }),
+        el('p', { class: 'left-message', hidden: '' }),
         el('div', { class: 'buttons' },
           button('Take', { class: 'btn primary take', onclick: () => take(waiting.get(c.chatId) || c) }),
           button('Accept', { class: 'btn primary accept', onclick: () => take(waiting.get(c.chatId) || c) }),
@@ -1032,6 +1033,10 @@
       node.querySelector('.position').textContent = c.position ? `#${c.position}` : '';
       node.querySelector('.position').title = c.position ? `Place ${c.position} in the ${dept} queue` : '';
       node.querySelector('.dept').textContent = dept;
+      // A2: left while nobody was available; answer by e-mail (or here, if they are still on the page).
+      const left = node.querySelector('.left-message');
+      left.hidden = !c.contactEmail;
+      if (c.contactEmail) left.textContent = `Offline message · reply to ${c.contactEmail}`;
       const waited = node.querySelector('.waited');
       if (waited.dataset.since !== String(ms(c.queuedAt))) timer(waited, { since: ms(c.queuedAt) });
       const toMe = c.status === 'offered' && c.offeredTo && c.offeredTo.id === me.id;
@@ -1135,6 +1140,7 @@
       }
       if (!owner && c.agent) ui.chatMeta.append(` · handled by ${c.agent.displayName}`);
       if (others.length) ui.chatMeta.append(` · invited: ${others.join(', ')}`);
+      if (c.contactEmail) ui.chatMeta.append(` · offline message, reply to ${c.contactEmail}`);
     }
     const handling = owner && (c.status === 'assigned' || c.status === 'parked');
     ui.actions.hidden = !handling;

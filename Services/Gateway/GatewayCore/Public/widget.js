@@ -37,6 +37,7 @@
   let quiet = cs.seq || 0; // agent messages up to this seq were heard before: no sound
   let ws = null, live = false, tries = 0, retryTimer = 0;
   let busy = false, requeued = false, unread = 0, audio = null, warned = false;
+  let leaving = false; // writing an offline message (A2)
   const outbox = new Map(); // clientMessageId -> bubble of own messages not yet delivered
 
   const el = (tag, props, ...kids) => {
@@ -60,7 +61,8 @@
   const badge = el('span', { class: 'badge', 'aria-hidden': 'true', hidden: '' });
   const launcher = button('', { class: 'launcher', 'aria-controls': 'lc-panel', 'aria-expanded': 'false', hidden: '', onclick: () => showPanel(true) });
   launcher.append(el('span', { 'aria-hidden': 'true', text: '\u{1F4AC} ' }), 'Chat with us', badge);
-  const offline = el('p', { class: 'offline', role: 'status', hidden: '' }, 'Our team is offline right now.');
+  const leaveBtn = button('Leave a message', { class: 'btn leave', onclick: () => { leaving = true; showPanel(true); } });
+  const offline = el('p', { class: 'offline', role: 'status', hidden: '' }, 'Our team is offline right now. ', leaveBtn);
   const title = el('h2', { id: 'lc-title', text: 'Chat' });
   const muteBtn = button('', { class: 'icon mute', 'aria-label': 'Mute notification sound', 'aria-pressed': 'false', onclick: toggleMute });
   const minBtn = button('\u2013', { class: 'icon min', 'aria-label': 'Minimize chat', onclick: () => showPanel(false) });
@@ -72,6 +74,18 @@
   const prechat = el('form', { class: 'prechat', novalidate: '', onsubmit: startChat },
     el('p', { text: 'Hello! Tell us your name and we will connect you with our team.' }),
     el('label', { for: 'lc-name' }, 'Your name (required)'), nameIn, formErr, startBtn);
+
+  // A2: while nobody is available, a message (name, e-mail, text) that waits in the queue.
+  const offName = el('input', { id: 'lc-off-name', required: '', maxlength: '80', autocomplete: 'name' });
+  const offEmail = el('input', { id: 'lc-off-email', type: 'email', required: '', maxlength: '254', autocomplete: 'email' });
+  const offText = el('textarea', { id: 'lc-off-text', rows: '4', required: '' });
+  const offErr = el('p', { id: 'lc-off-err', class: 'err', role: 'alert' });
+  const offBtn = el('button', { type: 'submit', class: 'btn' }, 'Send message');
+  const offlineForm = el('form', { class: 'prechat offline-form', novalidate: '', hidden: '', onsubmit: leaveMessage },
+    el('p', { text: 'Nobody is available right now. Leave us a message and we will answer by e-mail.' }),
+    el('label', { for: 'lc-off-name' }, 'Your name (required)'), offName,
+    el('label', { for: 'lc-off-email' }, 'Your e-mail (required)'), offEmail,
+    el('label', { for: 'lc-off-text' }, 'Your message (required)'), offText, offErr, offBtn);
 
   const msgs = el('div', { class: 'msgs' }), pend = el('div', { class: 'msgs' });
   const log = el('div', { class: 'log', role: 'log', 'aria-label': 'Messages', tabindex: '0' }, msgs, pend);
@@ -90,7 +104,7 @@
   const conv = el('div', { class: 'conv', hidden: '' }, log, typingLine, confirmBox, composer, el('div', { class: 'bar' }, endBtn, againBtn));
   const panel = el('section', { id: 'lc-panel', class: 'panel', role: 'dialog', 'aria-labelledby': 'lc-title', hidden: '',
     onkeydown: (e) => { if (e.key === 'Escape') showPanel(false); } },
-  el('header', null, title, muteBtn, minBtn), status, prechat, conv);
+  el('header', null, title, muteBtn, minBtn), status, prechat, offlineForm, conv);
   root.append(css, launcher, offline, panel);
 
   function render() {
@@ -105,7 +119,9 @@
     badge.hidden = !unread;
     badge.textContent = unread;
     offline.hidden = shown || !department || open || active;
-    prechat.hidden = !!cs.chatId;
+    prechat.hidden = !!cs.chatId || leaving;
+    offlineForm.hidden = !!cs.chatId || !leaving;
+    offBtn.disabled = busy;
     conv.hidden = !cs.chatId;
     startBtn.disabled = busy || !open;
     text.disabled = sendBtn.disabled = ended;
@@ -116,6 +132,7 @@
     let line = '';
     if (!cs.chatId) line = department && !open ? 'Our team is offline right now.' : '';
     else if (!chat) line = '';
+    else if (chat.contactEmail && chat.status === 'queued') line = `Thank you! We will answer you at ${chat.contactEmail}.`;
     else if (chat.status === 'queued' || chat.status === 'offered') {
       const place = chat.position ? `You are number ${chat.position} in the queue` : '';
       const wait = chat.estimatedWaitSeconds ? ` (about ${Math.ceil(chat.estimatedWaitSeconds / 60)} min)` : '';
@@ -138,7 +155,7 @@
     saveChat();
     if (show) { unread = 0; unlockAudio(); }
     render();
-    if (show) { log.scrollTop = log.scrollHeight; (cs.chatId ? text : nameIn).focus(); } else launcher.focus();
+    if (show) { log.scrollTop = log.scrollHeight; (cs.chatId ? text : leaving ? offName : nameIn).focus(); } else (launcher.hidden ? leaveBtn : launcher).focus();
   }
 
   // ---- HTTP ----
@@ -203,6 +220,41 @@
       text.focus();
     } catch (err) {
       formErr.textContent = err.code === 'department_closed' ? 'Sorry, nobody is available right now.' : 'Could not start the chat: ' + err.message;
+    } finally {
+      busy = false;
+      render();
+    }
+  }
+
+  async function leaveMessage(e) {
+    e.preventDefault();
+    const name = offName.value.trim(), email = offEmail.value.trim(), message = offText.value;
+    const missing = !name ? offName : !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email) ? offEmail : !message.trim() ? offText : null;
+    for (const field of [offName, offEmail, offText]) field.removeAttribute('aria-invalid');
+    if (missing) {
+      offErr.textContent = missing === offName ? 'Please enter your name.' : missing === offEmail ? 'Please enter a valid e-mail address.' : 'Please write your message.';
+      missing.setAttribute('aria-invalid', 'true');
+      missing.focus();
+      return;
+    }
+    offErr.textContent = '';
+    busy = true;
+    render();
+    try {
+      if (!who.token) await signIn(name);
+      const body = { departmentId: dept, displayName: name, offlineMessage: { email, text: message } };
+      let res;
+      try {
+        res = await call('POST', '/chats', body);
+      } catch (err) {
+        if (err.status !== 401) throw err;
+        await signIn(name);
+        res = await call('POST', '/chats', body);
+      }
+      leaving = false;
+      beginChat(res.chat);
+    } catch (err) {
+      offErr.textContent = 'Could not send the message: ' + err.message;
     } finally {
       busy = false;
       render();
