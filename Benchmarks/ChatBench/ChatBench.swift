@@ -44,6 +44,12 @@ struct ChatBench: AsyncParsableCommand {
     @Option(help: "Routing: router instances sharing the partitions (1-4).")
     var routers: Int = 1
 
+    @Flag(help: "Routing: offer chats (ROUTER_OFFER_TIMEOUT_SECONDS=30) and time request → offer instead of request → assignment.")
+    var offers = false
+
+    /// The `chat.updated` change the routing measurements wait for.
+    var decisionChange: String { offers ? "offered" : "assigned" }
+
     /// Routing runs over four departments, each with one agent, so the queues spread over
     /// partitions (and, with several routers, over instances).
     static let benchDepartments = (0..<4).map { "d\($0)" }
@@ -88,6 +94,7 @@ struct ChatBench: AsyncParsableCommand {
             binDirectory: DevCluster.defaultBinDirectory(), dataDirectory: data, gatewayPort: DevCluster.freePort(),
             environment: ["CHAT_LOG_LEVEL": "warning", "CHAT_KAFKA_FETCH_WAIT_MS": String(fetchWaitMs), "CHAT_KAFKA_LINGER_MS": String(lingerMs),
                           "ROUTER_ASSIGNMENT": "automatic", "ROUTER_MAX_CHATS_PER_AGENT": "100",
+                          "ROUTER_OFFER_TIMEOUT_SECONDS": offers ? "30" : "0",
                           "PRESENCE_DEPARTMENTS": Self.benchDepartments.map { "\($0):Bench \($0)" }.joined(separator: ";"),
                           "PRESENCE_AGENTS": Self.benchDepartments.map { "agent-\($0):Agent \($0):\($0)" }.joined(separator: ";")]))
         try await cluster.startAll()
@@ -103,10 +110,11 @@ struct ChatBench: AsyncParsableCommand {
             await cluster.stopAll()
             let sorted = latencies.sorted()
             func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)] }
-            print(String(format: "request → assignment with %d router(s): p50 %.2f ms, p99 %.2f ms (%d chats at %d/s; POST /chats until the agent's socket shows the assignment)",
-                         routers, percentile(0.5), percentile(0.99), latencies.count, rate))
-            print(String(format: "assignments through the system with %d router(s): %.0f per second (%d chats requested at once, until every agent socket showed its assignments)",
-                         routers, burst.perSecond, burst.chats))
+            let what = offers ? "offer" : "assignment"
+            print(String(format: "request → %@ with %d router(s): p50 %.2f ms, p99 %.2f ms (%d chats at %d/s; POST /chats until the agent's socket shows the %@)",
+                         what, routers, percentile(0.5), percentile(0.99), latencies.count, rate, what))
+            print(String(format: "%@s through the system with %d router(s): %.0f per second (%d chats requested at once, until every agent socket showed them)",
+                         what, routers, burst.perSecond, burst.chats))
         } catch {
             await cluster.stopAll()
             throw error
@@ -173,13 +181,14 @@ struct ChatBench: AsyncParsableCommand {
         for department in departments {
             let visitor = try await client.visitor(named: "Warm-up \(department)")
             _ = try await client.request("POST", "/api/v1/chats", token: visitor.token, json: ["departmentId": department])
-            _ = try await sockets[department]!.next(timeout: .seconds(30)) { $0["change"]?.string == "assigned" && $0["chat"]?["visitor"]?["id"]?.string == visitor.id }
+            _ = try await sockets[department]!.next(timeout: .seconds(30)) { [change = decisionChange] in $0["change"]?.string == change && $0["chat"]?["visitor"]?["id"]?.string == visitor.id }
         }
         let total = min(rate * seconds, 90)
         var visitors: [(token: String, id: String)] = []
         for index in 0..<total { visitors.append(try await client.visitor(named: "Bench \(index)")) }
-        print("request → assignment: \(total) chats at \(rate)/s over \(departments.count) departments (agent maximum 100)")
+        print("request → \(offers ? "offer" : "assignment"): \(total) chats at \(rate)/s over \(departments.count) departments (agent maximum 100)")
         let sentAt = SendTimes()
+        let change = decisionChange
         let receivers = departments.enumerated().map { offset, department in
             let expected = (0..<total).filter { $0 % departments.count == offset }.count
             let socket = sockets[department]!
@@ -187,7 +196,7 @@ struct ChatBench: AsyncParsableCommand {
                 var latencies: [Double] = []
                 while latencies.count < expected {
                     let (frame, arrivedAt) = try await socket.nextTimed(timeout: .seconds(30)) {
-                        $0["type"]?.string == "chat.updated" && $0["change"]?.string == "assigned"
+                        $0["type"]?.string == "chat.updated" && $0["change"]?.string == change
                     }
                     guard let visitorId = frame["chat"]?["visitor"]?["id"]?.string, let sent = sentAt.take(visitorId) else { continue }
                     let elapsed = arrivedAt - sent
@@ -213,6 +222,7 @@ struct ChatBench: AsyncParsableCommand {
     /// Many chat requests at once: assignments per second through the whole system.
     func measureBurst(client: ChatClient, sockets: [String: ChatSocket]) async throws -> (perSecond: Double, chats: Int) {
         let departments = Self.benchDepartments
+        let change = decisionChange
         let total = 200
         var visitors: [(token: String, id: String)] = []
         for index in 0..<total { visitors.append(try await client.visitor(named: "Burst \(index)")) }
@@ -225,7 +235,7 @@ struct ChatBench: AsyncParsableCommand {
                 var last = ContinuousClock.now
                 while seen < expected {
                     let (frame, arrivedAt) = try await socket.nextTimed(timeout: .seconds(60)) {
-                        $0["type"]?.string == "chat.updated" && $0["change"]?.string == "assigned"
+                        $0["type"]?.string == "chat.updated" && $0["change"]?.string == change
                     }
                     if frame["chat"]?["visitor"]?["displayName"]?.string?.hasPrefix("Burst") == true { seen += 1; last = arrivedAt }
                 }
