@@ -52,3 +52,10 @@ extension Logger {
         return logger
     }
 }
+
+extension Sequence where Element == KafkaTopicPartition {
+    /// The partition numbers of `topic` among these (an assignment or a revocation).
+    public func partitions(of topic: Topic) -> Set<Int32> {
+        Set(filter { $0.topic == topic.name }.map(\.partition))
+    }
+}

@@ -42,6 +42,14 @@ public final class OutboxPublisher: Service, Sendable {
         return false
     }
 
+    /// After partitions were revoked: publishes what is left so their next owner sees it,
+    /// and says so in the log when that took too long.
+    public func publishBeforeHandOver(_ partitions: Set<Int32>) {
+        if !waitUntilPublished(timeout: .seconds(10)) {
+            logger.warning("revoked partitions before the outbox was published", metadata: ["partitions": "\(partitions.sorted())"])
+        }
+    }
+
     public func run() async throws {
         signal()
         for await _ in wakeups.cancelOnGracefulShutdown() {

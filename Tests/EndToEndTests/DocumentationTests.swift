@@ -50,7 +50,7 @@ import Testing
 
     @Test func realtimeProtocolDocumentsEveryFrameType() throws {
         let realtime = try read("docs/realtime.md")
-        for frame in ["hello", "chat.updated", "message", "message.accepted", "department.updated", "error", "pong", "ping", "message.send", "availability.set", "typing"] {
+        for frame in ["hello", "chat.updated", "message", "message.accepted", "department.updated", "error", "pong", "ping", "message.send", "availability.set", "typing", "agent.updated"] {
             #expect(realtime.contains("`\(frame)`"), "docs/realtime.md documents \(frame)")
         }
     }

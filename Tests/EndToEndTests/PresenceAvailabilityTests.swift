@@ -184,6 +184,9 @@ struct BusyEndToEndTests {
             let people = try await client.request("GET", "/api/v1/people", token: bob.token)
             #expect(people.body["people"]?.array.first { $0["agentId"]?.string == "bob" }?["state"]?.string == "busy")
             #expect(people.body["people"]?.array.first { $0["agentId"]?.string == "alice" }?["state"]?.string == "offline")
+            // ... and says so live to the agents of bob's departments (his own sockets included).
+            let pushed = try await bob.socket.next { $0["type"]?.string == "agent.updated" && $0["agent"]?["state"]?.string == "busy" }
+            #expect(pushed["agent"]?["agentId"]?.string == "bob")
             #expect(try await client.request("GET", "/api/v1/people", token: visitor.token).status == 403)
             let empty = try await client.request("PUT", "/api/v1/agents/me/availability", token: bob.token, json: [:])
             #expect(empty.status == 400)

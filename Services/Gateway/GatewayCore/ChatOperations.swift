@@ -49,22 +49,28 @@ final class ChatOperations: Sendable {
     /// ago) is waited for, up to the view catch-up bound, before the answer is "not found".
     func visibleChat(_ chatId: String, to caller: Caller) async throws -> ChatView {
         guard WireID.isValid(chatId) else { throw APIError.chatNotFound }
-        let deadline = ContinuousClock.now + .milliseconds(configuration.viewCatchUpMilliseconds)
-        var found: (chat: ChatView, agent: AgentView?)?
-        while true {
-            let generation = viewCommits.generation
-            found = try await read { db in
-                try GatewayStore.chat(db, id: chatId).map { ($0, caller.role == .agent ? try GatewayStore.agent(db, id: caller.id) : nil) }
-            }
-            let now = ContinuousClock.now
-            guard found == nil, now < deadline else { break }
-            await viewCommits.wait(after: generation, timeout: deadline - now)
+        let found = try await readOnceInView { db in
+            try GatewayStore.chat(db, id: chatId).map { ($0, caller.role == .agent ? try GatewayStore.agent(db, id: caller.id) : nil) }
         }
         guard let (chat, agent) = found else { throw APIError.chatNotFound }
         switch caller.role {
         case .visitor where chat.visitor.id == caller.id: return chat.seenByVisitor
         case .agent where agent?.departmentIds.contains(chat.departmentId) == true || chat.agentIds.contains(caller.id): return chat
         default: throw APIError.chatNotFound
+        }
+    }
+
+    /// Reads until `body` finds something, waiting for the view's next commits in between,
+    /// up to the view catch-up bound; nil if it never does. For what this or another gateway
+    /// produced a moment ago and the view may not hold yet.
+    func readOnceInView<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T?) async throws -> T? {
+        let deadline = ContinuousClock.now + .milliseconds(configuration.viewCatchUpMilliseconds)
+        while true {
+            let generation = viewCommits.generation
+            if let found = try await read(body) { return found }
+            let now = ContinuousClock.now
+            guard now < deadline else { return nil }
+            await viewCommits.wait(after: generation, timeout: deadline - now)
         }
     }
 
@@ -100,6 +106,8 @@ final class ChatOperations: Sendable {
             if let offlineMessage {
                 // The message itself, as the conversation's first line; a retry stores it once.
                 _ = try await post(chatId: chatId, clientMessageId: "offline-message", text: offlineMessage.text, sender: visitor)
+                // Answered once stored, so the chat's messages include it from now on.
+                _ = try await readOnceInView { db in try GatewayStore.lastSeq(db, chatId: chatId) > 0 ? true : nil }
             }
             return (try await visibleChat(chatId, to: visitor), true)
         case .requestRejected(let rejection) where rejection.code == .alreadyOpen:

@@ -61,6 +61,9 @@ final class ConnectionHub: Sendable {
                     case .system: false
                     }
                 }
+            case .agentChanged(let agent):
+                let frame = APIJSON.string(AgentUpdatedFrame(agent: agent))
+                push(frame: frame) { $0.caller.role == .agent && !$0.departmentIds.isDisjoint(with: agent.departmentIds) }
             case .typing(let typing, let agentIds, let visitorId):
                 let frame = APIJSON.string(TypingFrame(chatId: typing.chatId, typing: typing.typing,
                                                        sender: .init(role: typing.sender.role.rawValue, id: typing.sender.id, displayName: typing.sender.displayName)))
@@ -125,4 +128,11 @@ struct TypingFrame: Encodable {
     var chatId: String
     var typing: Bool
     var sender: MessageView.SenderView
+}
+
+/// B4: an agent of a department the receiver shares changed state; replace that entry of the
+/// people view.
+struct AgentUpdatedFrame: Encodable {
+    var type = "agent.updated"
+    var agent: AgentView
 }

@@ -16,6 +16,8 @@ enum GatewayEffect: Sendable {
     case departmentChanged(DepartmentView)
     /// An event that answers a request this or another gateway is waiting for.
     case reply(causationId: String, Envelope)
+    /// An agent's presence changed: agents sharing a department see it in the people view.
+    case agentChanged(AgentView)
     /// Someone is typing (or stopped): the chat's other participants are told.
     case typing(ChatTyping, agentIds: [String], visitorId: String)
 }
@@ -238,6 +240,7 @@ enum GatewayStore {
                 arguments: [agent.agentId, agent.displayName, departments, agent.status.rawValue, agent.available, agent.busy ?? false,
                             String(decoding: try JSONEncoder().encode(agent.loggedInQueues), as: UTF8.self)])
             overviewDepartments.formUnion(agent.departmentIds)
+            if let view = try Self.agent(db, id: agent.agentId) { effects.append(.agentChanged(view)) }
         case .departmentAvailabilityChanged(let change):
             try db.execute(
                 sql: """

@@ -184,7 +184,7 @@ final class PresenceEngine: EventApplier {
     /// Takes over agents: first the view of `presence.agents` catches up with what their
     /// previous owner published, then their state is this instance's to decide.
     func assigned(_ partitions: [KafkaTopicPartition]) {
-        let owned = Set(partitions.filter { $0.topic == Topic.presenceCommands.name }.map(\.partition))
+        let owned = partitions.partitions(of: .presenceCommands)
         guard !owned.isEmpty else { return }
         waitForTheView()
         do {
@@ -199,12 +199,10 @@ final class PresenceEngine: EventApplier {
     /// Stops deciding for the agents of the partitions, and publishes what is left, so the
     /// next owner's view has it.
     func revoked(_ partitions: [KafkaTopicPartition]) {
-        let released = Set(partitions.filter { $0.topic == Topic.presenceCommands.name }.map(\.partition))
+        let released = partitions.partitions(of: .presenceCommands)
         guard !released.isEmpty else { return }
         state.withLock { $0.release(partitions: released) }
-        if !outbox.waitUntilPublished(timeout: .seconds(10)) {
-            logger.warning("revoked partitions before the outbox was published", metadata: ["partitions": "\(released.sorted())"])
-        }
+        outbox.publishBeforeHandOver(released)
     }
 
     /// Waits (up to 10 s) until the store's view has read `presence.agents` up to its end.

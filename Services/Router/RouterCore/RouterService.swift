@@ -176,7 +176,7 @@ final class RouterApplier: EventApplier {
     /// and the changelog's latest snapshot; then a new epoch fences off the previous owner,
     /// and presence changes the previous owner may have missed are applied.
     func assigned(_ partitions: [KafkaTopicPartition]) {
-        let owned = partitions.filter { $0.topic == Topic.chatCommands.name }.map(\.partition)
+        let owned = partitions.partitions(of: .chatCommands).sorted()
         guard !owned.isEmpty else { return }
         let latest = changelog.latestSnapshots(of: owned)
         do {
@@ -225,12 +225,10 @@ final class RouterApplier: EventApplier {
     /// Stops acting on the partitions at once, then waits until the last snapshots are
     /// published, so their next owner starts from them.
     func revoked(_ partitions: [KafkaTopicPartition]) {
-        let released = Set(partitions.filter { $0.topic == Topic.chatCommands.name }.map(\.partition))
+        let released = partitions.partitions(of: .chatCommands)
         guard !released.isEmpty else { return }
         guarded.withLock { $0.state.release(partitions: released) }
-        if !outbox.waitUntilPublished(timeout: .seconds(10)) {
-            logger.warning("revoked partitions before the outbox was published", metadata: ["partitions": "\(released.sorted())"])
-        }
+        outbox.publishBeforeHandOver(released)
     }
 }
 

@@ -642,6 +642,13 @@
         refreshPeopleSoon(); // sent on every presence change of the department's agents
         renderSoon();
         break;
+      case 'agent.updated':
+        if (people) {
+          const at = people.findIndex((p) => p.agentId === f.agent.agentId);
+          if (at >= 0) people[at] = f.agent; else people.push(f.agent);
+          renderSoon();
+        } else refreshPeopleSoon();
+        break;
       case 'department.updated':
         departments.set(f.department.departmentId, f.department);
         refreshPeopleSoon();
