@@ -286,14 +286,6 @@ final class ChatOperations: Sendable {
         }
     }
 
-    func publish(_ topic: Topic, key: String, _ event: WireEvent) async throws {
-        do {
-            try await producer.send(WireRecord(topic: topic, key: key, envelope: envelope(event)))
-        } catch {
-            throw APIError.unavailable
-        }
-    }
-
     // MARK: Archive
 
     func transcript(chatId: String, caller: Caller) async throws -> Transcript {

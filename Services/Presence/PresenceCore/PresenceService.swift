@@ -256,24 +256,14 @@ public enum PresenceApplication {
     /// `presence.commands` and `presence.agents` must have the same partition count: an
     /// agent's records go to the same partition number in both.
     static func partitionCounts(reader: KafkaConsumerConfiguration, logger: Logger) throws -> Int32 {
-        var attempt = 0
-        while true {
-            do {
-                let commands = try KafkaLatestRecords.partitionCount(configuration: reader, topic: Topic.presenceCommands.name)
-                let agents = try KafkaLatestRecords.partitionCount(configuration: reader, topic: Topic.presenceAgents.name)
-                guard commands == agents else {
-                    throw ConfigurationError(variable: "presence.commands/presence.agents",
-                                             problem: "the topics have \(commands) and \(agents) partitions; they must have the same count")
-                }
-                return commands
-            } catch let error as ConfigurationError {
-                throw error
-            } catch {
-                attempt += 1
-                guard attempt < 60 else { throw error }
-                logger.warning("broker not reachable yet; retrying", metadata: ["error": "\(error)"])
-                Thread.sleep(forTimeInterval: 0.5)
-            }
+        let (commands, agents) = try BrokerRetry.blocking("partition counts", logger: logger) {
+            (try KafkaLatestRecords.partitionCount(configuration: reader, topic: Topic.presenceCommands.name),
+             try KafkaLatestRecords.partitionCount(configuration: reader, topic: Topic.presenceAgents.name))
         }
+        guard commands == agents else {
+            throw ConfigurationError(variable: "presence.commands/presence.agents",
+                                     problem: "the topics have \(commands) and \(agents) partitions; they must have the same count")
+        }
+        return commands
     }
 }

@@ -20,10 +20,9 @@ struct RouterChangelog: Sendable {
 
     /// The topic's partition count from the broker (the catalog's if it cannot tell).
     func partitionCount(of topic: Topic) -> Int32 {
-        for _ in 1...20 {
-            if let count = try? KafkaLatestRecords.partitionCount(configuration: configuration, topic: topic.name) { return count }
-            Thread.sleep(forTimeInterval: 0.5)
-        }
+        if let count = try? BrokerRetry.blocking("partition count of \(topic.name)", attempts: 20, logger: logger, {
+            try KafkaLatestRecords.partitionCount(configuration: configuration, topic: topic.name)
+        }) { return count }
         logger.warning("partition count unknown; using the catalog's", metadata: ["topic": "\(topic.name)"])
         return Int32(topic.partitions)
     }
@@ -31,26 +30,22 @@ struct RouterChangelog: Sendable {
     /// The latest snapshot of each partition that has one. Retries while the broker does
     /// not answer (up to about 30 s), then reports none: the store's own state serves.
     func latestSnapshots(of partitions: [Int32]) -> [Int32: RouterPartitionSnapshot] {
-        for attempt in 1...60 {
-            do {
-                let records = try KafkaLatestRecords.read(configuration: configuration, topic: Topic.routerChangelog.name, partitions: partitions)
-                var snapshots: [Int32: RouterPartitionSnapshot] = [:]
-                for (partition, record) in records {
-                    guard let envelope = try? WireCodec.decode(record.value), case .routerPartitionSnapshot(let snapshot) = envelope.event,
-                          snapshot.partition == partition else {
-                        logger.warning("unreadable changelog record; ignored", metadata: ["partition": "\(partition)", "offset": "\(record.offset)"])
-                        continue
-                    }
-                    snapshots[partition] = snapshot
-                }
-                return snapshots
-            } catch {
-                logger.warning("cannot read the changelog yet; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-                Thread.sleep(forTimeInterval: 0.5)
-            }
+        guard let records = try? BrokerRetry.blocking("read the changelog", logger: logger, {
+            try KafkaLatestRecords.read(configuration: configuration, topic: Topic.routerChangelog.name, partitions: partitions)
+        }) else {
+            logger.error("changelog unreadable; continuing from the local store")
+            return [:]
         }
-        logger.error("changelog unreadable; continuing from the local store")
-        return [:]
+        var snapshots: [Int32: RouterPartitionSnapshot] = [:]
+        for (partition, record) in records {
+            guard let envelope = try? WireCodec.decode(record.value), case .routerPartitionSnapshot(let snapshot) = envelope.event,
+                  snapshot.partition == partition else {
+                logger.warning("unreadable changelog record; ignored", metadata: ["partition": "\(partition)", "offset": "\(record.offset)"])
+                continue
+            }
+            snapshots[partition] = snapshot
+        }
+        return snapshots
     }
 
     /// After a crash the outbox may hold work for partitions that another instance has

@@ -157,7 +157,9 @@ final class RouterApplier: EventApplier {
         let pending = guarded.pending
         guard !pending.touched.isEmpty else { return }
         guarded.pending = Pending()
-        let storedOffsets = try ConsumerOffsets.load(db, topics: [Topic.chatCommands.name])[Topic.chatCommands.name] ?? [:]
+        // Stored offsets only for partitions this batch read no command of (presence, timers).
+        let needsStored = pending.touched.contains { pending.nextCommandOffsets[$0] == nil }
+        let storedOffsets = needsStored ? try ConsumerOffsets.load(db, topics: [Topic.chatCommands.name])[Topic.chatCommands.name] ?? [:] : [:]
         for partition in pending.touched.sorted() {
             let position = try RouterStore.position(db, partition: partition)
             let records = pending.records[partition] ?? []
