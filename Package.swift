@@ -14,10 +14,12 @@ let package = Package(
         .executable(name: "dev-broker", targets: ["DevBroker"]),
         .executable(name: "chat-dev", targets: ["ChatDev"]),
         .executable(name: "chat-bench", targets: ["ChatBench"]),
+        .executable(name: "chatctl", targets: ["ChatCtl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -34,6 +36,12 @@ let package = Package(
             path: "Shared/CRDKafka",
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
+        ),
+        .systemLibrary(
+            name: "CPangoCairo",
+            path: "Shared/CPangoCairo",
+            pkgConfig: "pangocairo",
+            providers: [.apt(["libpango1.0-dev", "libcairo2-dev"])]
         ),
         .target(name: "ChatWire", path: "Shared/ChatWire", swiftSettings: strict),
         .target(
@@ -79,6 +87,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
             path: "Shared/ChatDevKit",
             swiftSettings: strict
@@ -88,10 +97,11 @@ let package = Package(
         .target(
             name: "GatewayCore",
             dependencies: [
-                "ChatRuntime", "ChatOps",
+                "ChatRuntime", "ChatOps", "TranscriptPDF",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
             path: "Services/Gateway/GatewayCore",
             resources: [.copy("Public")],
@@ -110,6 +120,7 @@ let package = Package(
         // MARK: Archiver
         .target(name: "ArchiverCore", dependencies: ["ChatRuntime", "ChatOps"], path: "Services/Archiver/ArchiverCore", swiftSettings: strict),
         .executableTarget(name: "Archiver", dependencies: ["ArchiverCore"], path: "Services/Archiver/Archiver", swiftSettings: strict),
+        .target(name: "TranscriptPDF", dependencies: ["CPangoCairo"], path: "Services/Archiver/TranscriptPDF", swiftSettings: strict),
 
         // MARK: Development tools
         .executableTarget(
@@ -122,6 +133,17 @@ let package = Package(
             name: "ChatDev",
             dependencies: ["ChatDevKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/ChatDev",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "ChatCtl",
+            dependencies: [
+                "ChatRuntime", "ChatKafka", "ChatWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/ChatCtl",
             swiftSettings: strict
         ),
         .executableTarget(
@@ -141,6 +163,7 @@ let package = Package(
         .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"], path: "Tests/RouterCoreTests", swiftSettings: strict),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], path: "Tests/GatewayCoreTests", swiftSettings: strict),
         .testTarget(name: "PresenceCoreTests", dependencies: ["PresenceCore"], path: "Tests/PresenceCoreTests", swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["ChatDevKit", "ChatWire", "ChatKafka"], path: "Tests/EndToEndTests", swiftSettings: strict),
+        .testTarget(name: "TranscriptPDFTests", dependencies: ["TranscriptPDF"], path: "Tests/TranscriptPDFTests", swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["ChatDevKit", "ChatWire", "ChatKafka", "GatewayCore"], path: "Tests/EndToEndTests", swiftSettings: strict),
     ]
 )

@@ -58,5 +58,6 @@ topic gateway.replies 3 delete
 topic router.changelog 12 compact
 topic telephony.calls 6 delete
 topic chat.signals 12 delete
+topic accounts.directory 6 compact
 
 echo "topics: all present"

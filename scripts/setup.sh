@@ -9,7 +9,7 @@ fi
 command -v swift >/dev/null 2>&1 || { echo "setup: no Swift toolchain on PATH (expected Swift 6.1 or newer)" >&2; exit 1; }
 
 # Chromium and its driver run the widget's browser tests (headless).
-apt_packages=(librdkafka-dev libsqlite3-dev pkg-config python3-pip chromium chromium-driver fonts-dejavu-core)
+apt_packages=(librdkafka-dev libsqlite3-dev pkg-config python3-pip chromium chromium-driver fonts-dejavu-core libpango1.0-dev libcairo2-dev fonts-symbola poppler-utils)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -68,7 +68,8 @@ struct ChatBench: AsyncParsableCommand {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("livechat-bench-\(UUID().uuidString.prefix(8))")
         let cluster = DevCluster(options: .init(
             binDirectory: DevCluster.defaultBinDirectory(), dataDirectory: data, gatewayPort: DevCluster.freePort(),
-            environment: ["CHAT_LOG_LEVEL": "warning", "CHAT_KAFKA_FETCH_WAIT_MS": String(fetchWaitMs), "CHAT_KAFKA_LINGER_MS": String(lingerMs)], brokerArguments: ["--extra-topic", "\(Self.floorTopic):12"]))
+            environment: ["CHAT_LOG_LEVEL": "warning", "CHAT_KAFKA_FETCH_WAIT_MS": String(fetchWaitMs), "CHAT_KAFKA_LINGER_MS": String(lingerMs),
+                          "PRESENCE_AGENTS": TestAccounts.standard], brokerArguments: ["--extra-topic", "\(Self.floorTopic):12"]))
         print("starting the system (binaries from \(cluster.options.binDirectory.path))")
         try await cluster.startAll()
         defer { try? FileManager.default.removeItem(at: data) }
@@ -96,7 +97,7 @@ struct ChatBench: AsyncParsableCommand {
                           "ROUTER_ASSIGNMENT": "automatic", "ROUTER_MAX_CHATS_PER_AGENT": "100",
                           "ROUTER_OFFER_TIMEOUT_SECONDS": offers ? "30" : "0",
                           "PRESENCE_DEPARTMENTS": Self.benchDepartments.map { "\($0):Bench \($0)" }.joined(separator: ";"),
-                          "PRESENCE_AGENTS": Self.benchDepartments.map { "agent-\($0):Agent \($0):\($0)" }.joined(separator: ";")]))
+                          "PRESENCE_AGENTS": Self.benchDepartments.map { TestAccounts.entry("agent-\($0)", name: "Agent \($0)", departments: [$0]) }.joined(separator: ";")]))
         try await cluster.startAll()
         defer { try? FileManager.default.removeItem(at: data) }
         do {

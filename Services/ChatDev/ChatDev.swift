@@ -46,6 +46,7 @@ struct ChatDev: AsyncParsableCommand {
             await cluster.stopAll()
             throw ExitCode.failure
         }
+        let admin = await provisionFirstAdmin(cluster: cluster, dataDirectory: dataDirectory)
         Self.say("""
 
         Live chat is running.
@@ -53,6 +54,7 @@ struct ChatDev: AsyncParsableCommand {
           departments:                \(cluster.gatewayURL)/api/v1/departments
           widget demo page:           \(cluster.gatewayURL)/demo.html
           agent console:              \(cluster.gatewayURL)/console.html
+          admin sign-in:              \(admin)
           health and metrics:         \(cluster.gatewayURL)/readyz, /metrics; router :\(cluster.opsPorts[.router] ?? 0), presence :\(cluster.opsPorts[.presence] ?? 0), archiver :\(cluster.opsPorts[.archiver] ?? 0)
           broker (embedded, memory):  \(cluster.bootstrap ?? "?")
           logs:                       \(cluster.logsDirectory.path)
@@ -78,5 +80,44 @@ struct ChatDev: AsyncParsableCommand {
         await cluster.stopAll()
         Self.say("stopped")
         withExtendedLifetime(sources) {}
+    }
+
+    /// On the first start of a data folder, an approved admin (also supervisor and agent of
+    /// every configured department) with a random password kept in `admin-password` (mode
+    /// 0600), created by `chatctl create-admin` as an operator would. Never a fixed password.
+    func provisionFirstAdmin(cluster: DevCluster, dataDirectory: URL) async -> String {
+        let file = dataDirectory.appendingPathComponent("admin-password")
+        if FileManager.default.fileExists(atPath: file.path) { return "admin, password in \(file.path)" }
+        var bytes = SystemRandomNumberGenerator()
+        let alphabet = Array("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        let password = String((0..<20).map { _ in alphabet[Int(bytes.next() % UInt64(alphabet.count))] })
+        guard FileManager.default.createFile(atPath: file.path, contents: Data((password + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            return "not created (cannot write \(file.path))"
+        }
+        let departments = (ProcessInfo.processInfo.environment["PRESENCE_DEPARTMENTS"] ?? "support:Customer Support;sales:Sales")
+            .split(separator: ";").compactMap { $0.split(separator: ":").first.map { $0.trimmingCharacters(in: .whitespaces) } }
+        let process = Process()
+        process.executableURL = cluster.options.binDirectory.appendingPathComponent("chatctl")
+        process.arguments = ["create-admin", "--login", "admin", "--name", "Administrator", "--departments", departments.joined(separator: ","),
+                             "--password-file", file.path]
+        process.environment = ProcessInfo.processInfo.environment.merging(["CHAT_KAFKA_BOOTSTRAP": cluster.bootstrap ?? ""]) { $1 }
+        let log = cluster.logsDirectory.appendingPathComponent("chatctl.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        if let handle = try? FileHandle(forWritingTo: log) {
+            process.standardOutput = handle
+            process.standardError = handle
+        }
+        do {
+            try process.run()
+            while process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        } catch {
+            try? FileManager.default.removeItem(at: file)
+            return "not created (\(error))"
+        }
+        guard process.terminationStatus == 0 else {
+            try? FileManager.default.removeItem(at: file)
+            return "not created; see \(log.path)"
+        }
+        return "admin, password in \(file.path)"
     }
 }

@@ -19,6 +19,8 @@ public struct ChatClient: Sendable {
         public var text: String
         /// Response headers, names in lower case.
         public var headers: [String: String] = [:]
+        /// The body as received (for binary answers such as PDF).
+        public var data = Data()
     }
 
     /// Sends a request with an optional bearer token and raw body.
@@ -37,7 +39,7 @@ public struct ChatClient: Sendable {
         var responseHeaders: [String: String] = [:]
         for header in response.headers { responseHeaders[header.name.lowercased()] = header.value }
         return Reply(status: Int(response.status.code), body: (try? JSON.parse(data)) ?? .null, text: String(decoding: data, as: UTF8.self),
-                     headers: responseHeaders)
+                     headers: responseHeaders, data: data)
     }
 
     public func request(_ method: String, _ path: String, token: String? = nil, json: [String: any Sendable]) async throws -> Reply {
@@ -53,8 +55,9 @@ public struct ChatClient: Sendable {
         return (token, id)
     }
 
-    public func agent(_ agentId: String) async throws -> String {
-        let reply = try await request("POST", "/api/v1/agents/sessions", json: ["agentId": agentId])
+    /// Signs a staff member in (accounts provisioned by `TestAccounts` unless `password`).
+    public func agent(_ agentId: String, password: String = TestAccounts.password) async throws -> String {
+        let reply = try await request("POST", "/api/v1/agents/sessions", json: ["login": agentId, "password": password])
         guard reply.status == 201, let token = reply.body["token"]?.string else {
             throw ClientError("agent sign-in failed: \(reply.status) \(reply.text)")
         }

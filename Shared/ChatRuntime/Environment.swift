@@ -42,6 +42,17 @@ public struct EnvironmentReader: Sendable {
         return value
     }
 
+    public func double(_ name: String, default defaultValue: Double, range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
+        guard let text = values[name] else { return defaultValue }
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
+            throw ConfigurationError(variable: name, problem: "must be a number, got '\(text)'")
+        }
+        guard range.contains(value) else {
+            throw ConfigurationError(variable: name, problem: "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+        }
+        return value
+    }
+
     public func logLevel(_ name: String) throws(ConfigurationError) -> Logger.Level {
         let text = try string(name, default: "info")
         guard let level = Logger.Level(rawValue: text.lowercased()) else {

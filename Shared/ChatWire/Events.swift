@@ -35,6 +35,11 @@ public enum EventType: String, CaseIterable, Sendable {
     case callRouted = "call.routed"
     case agentQueuesSet = "agent.queues_set"
     case chatTyping = "chat.typing"
+    case accountRegistrationRequested = "account.registration_requested"
+    case accountUpdateRequested = "account.update_requested"
+    case sessionRevokeRequested = "session.revoke_requested"
+    case agentActive = "agent.active"
+    case accountUpdated = "account.updated"
 
     public var schemaVersion: Int { 1 }
 }
@@ -76,6 +81,11 @@ public enum WireEvent: Sendable, Equatable {
     case callRouted(CallRouted)
     case agentQueuesSet(AgentQueuesSet)
     case chatTyping(ChatTyping)
+    case accountRegistrationRequested(AccountRegistrationRequested)
+    case accountUpdateRequested(AccountUpdateRequested)
+    case sessionRevokeRequested(SessionRevokeRequested)
+    case agentActive(AgentActive)
+    case accountUpdated(AccountUpdated)
 
     public var type: EventType {
         switch self {
@@ -114,6 +124,11 @@ public enum WireEvent: Sendable, Equatable {
         case .callRouted: .callRouted
         case .agentQueuesSet: .agentQueuesSet
         case .chatTyping: .chatTyping
+        case .accountRegistrationRequested: .accountRegistrationRequested
+        case .accountUpdateRequested: .accountUpdateRequested
+        case .sessionRevokeRequested: .sessionRevokeRequested
+        case .agentActive: .agentActive
+        case .accountUpdated: .accountUpdated
         }
     }
 
@@ -142,7 +157,8 @@ public enum WireEvent: Sendable, Equatable {
         case .chatAssignmentProposed(let payload): payload.chatId
         case .chatTyping(let payload): payload.chatId
         case .agentConnected, .agentDisconnected, .agentAvailabilitySet, .gatewayStarted, .agentPresenceChanged, .departmentAvailabilityChanged, .routerPartitionSnapshot,
-             .agentCallStarted, .agentCallEnded, .callRoutingRequested, .callRouted, .agentQueuesSet: nil
+             .agentCallStarted, .agentCallEnded, .callRoutingRequested, .callRouted, .agentQueuesSet,
+             .accountRegistrationRequested, .accountUpdateRequested, .sessionRevokeRequested, .agentActive, .accountUpdated: nil
         }
     }
 
@@ -155,6 +171,11 @@ public enum WireEvent: Sendable, Equatable {
         case .agentPresenceChanged(let payload): payload.agentId
         case .agentCallStarted(let payload), .agentCallEnded(let payload): payload.agentId
         case .agentQueuesSet(let payload): payload.agentId
+        case .accountRegistrationRequested(let payload): payload.agentId
+        case .accountUpdateRequested(let payload): payload.agentId
+        case .sessionRevokeRequested(let payload): payload.agentId
+        case .agentActive(let payload): payload.agentId
+        case .accountUpdated(let payload): payload.agentId
         default: nil
         }
     }
@@ -196,6 +217,11 @@ public enum WireEvent: Sendable, Equatable {
         case .callRouted: self = .callRouted(try CallRouted(from: decoder))
         case .agentQueuesSet: self = .agentQueuesSet(try AgentQueuesSet(from: decoder))
         case .chatTyping: self = .chatTyping(try ChatTyping(from: decoder))
+        case .accountRegistrationRequested: self = .accountRegistrationRequested(try AccountRegistrationRequested(from: decoder))
+        case .accountUpdateRequested: self = .accountUpdateRequested(try AccountUpdateRequested(from: decoder))
+        case .sessionRevokeRequested: self = .sessionRevokeRequested(try SessionRevokeRequested(from: decoder))
+        case .agentActive: self = .agentActive(try AgentActive(from: decoder))
+        case .accountUpdated: self = .accountUpdated(try AccountUpdated(from: decoder))
         }
     }
 
@@ -233,6 +259,11 @@ public enum WireEvent: Sendable, Equatable {
         case .callRouted(let payload): try payload.encode(to: encoder)
         case .agentQueuesSet(let payload): try payload.encode(to: encoder)
         case .chatTyping(let payload): try payload.encode(to: encoder)
+        case .accountRegistrationRequested(let payload): try payload.encode(to: encoder)
+        case .accountUpdateRequested(let payload): try payload.encode(to: encoder)
+        case .sessionRevokeRequested(let payload): try payload.encode(to: encoder)
+        case .agentActive(let payload): try payload.encode(to: encoder)
+        case .accountUpdated(let payload): try payload.encode(to: encoder)
         }
     }
 }

@@ -386,10 +386,14 @@ public struct AgentDisconnected: Codable, Sendable, Equatable {
     public var agentId: String
     public var connectionId: String
     public var gatewayId: String
-    public init(agentId: String, connectionId: String, gatewayId: String) {
+    /// True when the agent signed out: if it was their last connection they go offline at
+    /// once, without the grace period a lost connection gets.
+    public var signedOut: Bool?
+    public init(agentId: String, connectionId: String, gatewayId: String, signedOut: Bool? = nil) {
         self.agentId = agentId
         self.connectionId = connectionId
         self.gatewayId = gatewayId
+        self.signedOut = signedOut
     }
 }
 
@@ -416,7 +420,9 @@ public struct GatewayStarted: Codable, Sendable, Equatable {
 
 public struct AgentPresenceChanged: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable {
-        case online, offline
+        /// `away`: online, but idle past the account's away time (B2); keeps their chats,
+        /// gets no new ones, and is online again with their next activity.
+        case online, away, offline
     }
 
     public var agentId: String

@@ -30,6 +30,11 @@ public enum Topic: String, CaseIterable, Sendable {
     /// Ephemeral signals of a chat (typing). Key: chat id. Gateways read every partition
     /// and push; nothing is stored, so a short retention is enough.
     case chatSignals = "chat.signals"
+    /// Every staff account as it is now (`account.updated`): roles, departments, status,
+    /// password hash and revoked sessions. Key: agent id, on the agent's partition (as many
+    /// partitions as `presence.commands`). Compacted; written by presence (the directory's
+    /// owner), read by gateways (sign-in, sessions) and presence instances.
+    case accountsDirectory = "accounts.directory"
 
     public var name: String { rawValue }
 
@@ -37,7 +42,7 @@ public enum Topic: String, CaseIterable, Sendable {
     public var partitions: Int {
         switch self {
         case .chatCommands, .chatConversations, .archiveQueries, .routerChangelog, .chatSignals: 12
-        case .presenceCommands, .presenceAgents, .telephonyCalls: 6
+        case .presenceCommands, .presenceAgents, .telephonyCalls, .accountsDirectory: 6
         case .presenceDepartments, .gatewayReplies: 3
         }
     }
@@ -45,7 +50,7 @@ public enum Topic: String, CaseIterable, Sendable {
     /// `delete` or `compact`, as created on a real Kafka cluster.
     public var cleanupPolicy: String {
         switch self {
-        case .presenceAgents, .presenceDepartments, .routerChangelog: "compact"
+        case .presenceAgents, .presenceDepartments, .routerChangelog, .accountsDirectory: "compact"
         default: "delete"
         }
     }

@@ -12,6 +12,7 @@ struct RunningSystem {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("livechat-e2e-\(UUID().uuidString.prefix(8))")
         var environment = environment
         environment["CHAT_LOG_LEVEL"] = environment["CHAT_LOG_LEVEL"] ?? "info"
+        environment["PRESENCE_AGENTS"] = environment["PRESENCE_AGENTS"] ?? TestAccounts.standard
         let cluster = DevCluster(options: .init(binDirectory: DevCluster.defaultBinDirectory(), dataDirectory: data,
                                                 gatewayPort: DevCluster.freePort(), environment: environment))
         do {

@@ -24,7 +24,7 @@ struct PresenceInstancesTests {
     @Test func twoPresenceInstancesShareTheAgentsAndHandOverOnACrash() async throws {
         let environment = [
             "PRESENCE_DEPARTMENTS": Self.agents.map { "dept-\($0.id):Department of \($0.id)" }.joined(separator: ";"),
-            "PRESENCE_AGENTS": Self.agents.map { "\($0.id):Agent \($0.id):dept-\($0.id)" }.joined(separator: ";"),
+            "PRESENCE_AGENTS": Self.agents.map { TestAccounts.entry($0.id, name: "Agent \($0.id)", departments: ["dept-\($0.id)"]) }.joined(separator: ";"),
             "PRESENCE_GRACE_SECONDS": "1",
             "PRESENCE_CONNECTION_TIMEOUT_SECONDS": "4",
             "GATEWAY_PRESENCE_HEARTBEAT_SECONDS": "1",

@@ -19,7 +19,7 @@ struct RouterScaleOutTests {
             "ROUTER_ASSIGNMENT": "automatic",
             "ROUTER_MAX_CHATS_PER_AGENT": String(Self.maximum),
             "PRESENCE_DEPARTMENTS": Self.departments.map { "\($0):Department \($0)" }.joined(separator: ";"),
-            "PRESENCE_AGENTS": Self.agents.map { "\($0.id):Agent \($0.id):\($0.departments.joined(separator: "+"))" }.joined(separator: ";"),
+            "PRESENCE_AGENTS": Self.agents.map { TestAccounts.entry($0.id, name: "Agent \($0.id)", departments: $0.departments) }.joined(separator: ";"),
         ]
         try await RunningSystem.with(environment: environment) { system in
             let cluster = system.cluster

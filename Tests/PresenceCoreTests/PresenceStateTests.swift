@@ -111,7 +111,22 @@ import Testing
             try PresenceConfiguration(environment: .init(["PRESENCE_GRACE_SECONDS": "soon"]))
         }
         let configuration = try? PresenceConfiguration(environment: .init([:]))
-        #expect(configuration?.agents.map(\.id) == ["alice", "bob"])
+        #expect(configuration?.agents.isEmpty == true, "no account exists unless configured or created")
+        #expect(throws: (any Error).self) {
+            try PresenceConfiguration(environment: .init(["PRESENCE_AGENTS": "eve:Eve:support::boss"]))
+        }
+        #expect(throws: (any Error).self) {
+            try PresenceConfiguration(environment: .init(["PRESENCE_AGENTS": "eve:Eve:support:::plain-password"]))
+        }
+        #expect(throws: (any Error).self) {
+            try PresenceConfiguration(environment: .init(["PRESENCE_AGENTS": "Eve:Eve:support"]))
+        }
+        let provisioned = try? PresenceConfiguration(environment: .init(["PRESENCE_AGENTS": "eve:Eve Evans:support::agent+supervisor:$2b$04$abcdefghijklmnopqrstuu",
+                                                                         "PRESENCE_AWAY_AFTER_MINUTES": "2.5"]))
+        #expect(provisioned?.agents.first?.account.roles == [.agent, .supervisor])
+        #expect(provisioned?.agents.first?.account.passwordHash == "$2b$04$abcdefghijklmnopqrstuu")
+        #expect(provisioned?.agents.first?.maxChats == nil)
+        #expect(provisioned?.agents.first?.account.awayAfterMinutes == 2.5)
     }
 }
 

@@ -15,8 +15,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from console_page import ConsolePage
-from helpers import (CHROMEDRIVER, CHROMIUM, CONSOLE_INSTRUMENT, INSTRUMENT, ROOT, Agent, Gateway, HostSite, Relay, Visitor,
-                     free_port, gateway_allows)
+from helpers import (AGENT_PASSWORD, CHROMEDRIVER, CHROMIUM, CONSOLE_INSTRUMENT, INSTRUMENT, ROOT, Agent, Gateway, HostSite, Relay,
+                     Visitor, free_port, gateway_allows)
 from widget_page import WidgetPage
 
 
@@ -32,6 +32,17 @@ def offer_gateway(tmp_path_factory):
                                {"ROUTER_ASSIGNMENT": "automatic", "ROUTER_OFFER_TIMEOUT_SECONDS": "6"})
 
 
+def provisioned_agents(bin_dir):
+    """PRESENCE_AGENTS for alice (support, sales), bob (support) and sam (agent and supervisor
+    of support), with the session's random password hashed by `chatctl hash-password` (bcrypt
+    cost 4: fast sign-ins in tests). chat-dev adds the first admin itself."""
+    hashed = subprocess.run([str(bin_dir / "chatctl"), "hash-password", "--cost", "4"], input=AGENT_PASSWORD + "\n",
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert hashed.startswith("$2"), hashed
+    return ";".join([f"alice:Alice Adams:support+sales::agent:{hashed}", f"bob:Bob Berg:support::agent:{hashed}",
+                     f"sam:Sam Stone:support::agent+supervisor:{hashed}"])
+
+
 def chat_dev_system(tmp_path_factory, name, extra_env=None):
     """Starts chat-dev (broker and the four services) and yields a Gateway; stops it after."""
     bin_dir = Path(os.environ.get("CHAT_BIN_DIR", ROOT / ".build" / "debug"))
@@ -40,7 +51,8 @@ def chat_dev_system(tmp_path_factory, name, extra_env=None):
         pytest.fail(f"{chat_dev} is missing: build first, or set CHAT_BIN_DIR to the folder of the built executables")
     data = tmp_path_factory.mktemp(name)
     port = free_port()
-    env = dict(os.environ, CHAT_BIN_DIR=str(bin_dir), PRESENCE_GRACE_SECONDS="1", **(extra_env or {}))
+    env = dict(os.environ, CHAT_BIN_DIR=str(bin_dir), PRESENCE_GRACE_SECONDS="1", PRESENCE_AGENTS=provisioned_agents(bin_dir),
+               **(extra_env or {}))
     # chat-dev's stdout is block-buffered unless it is a terminal: give it a pseudo-terminal
     # so "Live chat is running." arrives when it is printed.
     master, slave = pty.openpty()

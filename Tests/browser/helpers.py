@@ -28,6 +28,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 DEPARTMENT = "support"
 AGENT_NAME = "Alice Adams"
+# The password of the agents the tests provision (conftest), new for every test session.
+AGENT_PASSWORD = "pw-" + uuid.uuid4().hex
 
 # Runs in every document before the page's own scripts: counts notification beeps (the
 # widget plays them through a real AudioContext) without changing what the page does.
@@ -163,7 +165,7 @@ class Agent(SocketClient):
     """An agent signed in over HTTP with one WebSocket open (which opens the department)."""
 
     def __init__(self, gateway, agent_id="alice"):
-        status, body, _ = gateway.request("POST", "/api/v1/agents/sessions", {"agentId": agent_id})
+        status, body, _ = gateway.request("POST", "/api/v1/agents/sessions", {"login": agent_id, "password": AGENT_PASSWORD})
         assert status == 201, body
         super().__init__(gateway, body["token"])
 

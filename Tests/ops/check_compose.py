@@ -12,7 +12,7 @@ Services/; the kafka containers' own variables are exempt); every variable inter
 into the compose files, and every variable the Swift services read, is documented; the
 topics job creates exactly the topics of the table in docs/architecture.md with their
 partitions and cleanup policies, with replication 1 on one broker and 3
-(min.insync.replicas 2) in the HA file; the Dockerfile builds exactly the four products
+(min.insync.replicas 2) in the HA file; the Dockerfile builds exactly the four service products and chatctl
 (and ships the SwiftPM resource bundles when a target has resources);
 the gateway publishes 8080 and its health check asks /healthz or /readyz; the other
 services can be scaled (no container_name, no published ports) and their health checks
@@ -25,7 +25,9 @@ import sys
 
 import yaml
 
-PRODUCTS = ("gateway", "router", "presence", "archiver")
+SERVICES = ("gateway", "router", "presence", "archiver")
+# What the image holds: the services and the operators' tool.
+PRODUCTS = SERVICES + ("chatctl",)
 KAFKA_IMAGE = "apache/kafka:"
 LIVECHAT_IMAGE = "livechat:"
 
@@ -171,8 +173,8 @@ def check_file(checker, label, document, documented, swift_names, replication):
         if build.get("dockerfile") != "compose/Dockerfile":
             checker.fail(f"{label}: service '{name}' is not built from compose/Dockerfile")
         argv = as_argv(service.get("command"))
-        if not argv or argv[0] not in PRODUCTS:
-            checker.fail(f"{label}: service '{name}' runs {argv or 'nothing'}; its command must start with one of {', '.join(PRODUCTS)}")
+        if not argv or argv[0] not in SERVICES:
+            checker.fail(f"{label}: service '{name}' runs {argv or 'nothing'}; its command must start with one of {', '.join(SERVICES)}")
             continue
         ours[name] = (argv[0], service)
 
@@ -202,8 +204,8 @@ def check_file(checker, label, document, documented, swift_names, replication):
                 checker.fail(f"{label}: {name} has a container_name or published ports, so it cannot be scaled")
 
     products = sorted(product for product, _ in ours.values())
-    if products != sorted(PRODUCTS):
-        checker.fail(f"{label}: expected one service per product {sorted(PRODUCTS)}, found {products}")
+    if products != sorted(SERVICES):
+        checker.fail(f"{label}: expected one service per product {sorted(SERVICES)}, found {products}")
 
     gateways = [service for product, service in ours.values() if product == "gateway"]
     for gateway in gateways:

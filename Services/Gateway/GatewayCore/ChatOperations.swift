@@ -5,6 +5,7 @@ import ChatWire
 import Foundation
 import GRDB
 import Hummingbird
+import HummingbirdBcrypt
 
 /// What visitors and agents can do, shared by the HTTP API and the WebSocket protocol.
 /// Changes are requests to other services over Kafka; reads come from the gateway's store.
@@ -18,10 +19,22 @@ final class ChatOperations: Sendable {
     let typingThrottle: TypingThrottle
     let viewCommits: ViewCommits
     let presence: PresenceReporter
+    let signer: AccessTokenSigner
+    /// Failed sign-ins per login name.
+    let loginThrottle: LoginThrottle
+    /// At most one `agent.active` per agent every 20 s.
+    let activityThrottle: TypingThrottle
+    /// A valid bcrypt hash of a random secret, at the configured cost: signing in with an
+    /// unknown name costs as much as with a wrong password.
+    let decoyHash: String
 
     init(store: ServiceStore, producer: KafkaProducer, replies: PendingReplies, viewCommits: ViewCommits, presence: PresenceReporter,
-         configuration: GatewayConfiguration) {
+         signer: AccessTokenSigner, configuration: GatewayConfiguration) {
         self.presence = presence
+        self.signer = signer
+        loginThrottle = LoginThrottle(limit: configuration.loginFailuresAllowed, window: TimeInterval(configuration.loginLockoutSeconds))
+        activityThrottle = TypingThrottle(interval: 20)
+        decoyHash = Bcrypt.hash(WireID.make(), cost: UInt8(configuration.bcryptCost))
         self.store = store
         self.producer = producer
         self.replies = replies
@@ -55,7 +68,7 @@ final class ChatOperations: Sendable {
         guard let (chat, agent) = found else { throw APIError.chatNotFound }
         switch caller.role {
         case .visitor where chat.visitor.id == caller.id: return chat.seenByVisitor
-        case .agent where agent?.departmentIds.contains(chat.departmentId) == true || chat.agentIds.contains(caller.id): return chat
+        case .agent where agent?.departmentIds.contains(chat.departmentId) == true || chat.agentIds.contains(caller.id) || caller.has(.admin): return chat
         default: throw APIError.chatNotFound
         }
     }
@@ -139,8 +152,11 @@ final class ChatOperations: Sendable {
 
     /// Manual pick: exactly one of several agents picking the same chat wins.
     func take(chatId: String, agent: Caller) async throws -> ChatView {
-        guard agent.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents take chats.") }
+        guard agent.has(.agent) else { throw APIError(.forbidden, "forbidden", "Only agents take chats.") }
         let chat = try await visibleChat(chatId, to: agent)
+        guard try await agentDepartments(agent).contains(chat.departmentId) else {
+            throw APIError(.forbidden, "not_your_department", "This chat waits in a department you do not work in.")
+        }
         let command = envelope(.chatTakeRequested(
             ChatTakeRequested(chatId: chatId, departmentId: chat.departmentId, agent: agent.participant)))
         let answer = try await ask(command, key: chat.departmentId)
@@ -161,7 +177,7 @@ final class ChatOperations: Sendable {
     /// Return to queue, park, unpark or transfer: only the agent handling the chat.
     func ownerAction(_ action: ChatOwnerActionRequested.Action, chatId: String, agent: Caller,
                      toDepartmentId: String? = nil, toAgentId: String? = nil) async throws -> ChatView {
-        guard agent.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents handle chats.") }
+        guard agent.has(.agent) else { throw APIError(.forbidden, "forbidden", "Only agents handle chats.") }
         for id in [toDepartmentId, toAgentId].compactMap({ $0 }) where !WireID.isValid(id) {
             throw APIError.invalid("'\(id)' is not a valid id.")
         }
@@ -256,9 +272,9 @@ final class ChatOperations: Sendable {
 
     /// Sets availability and/or busy; what is not given stays as the agent has it.
     func setAvailability(_ available: Bool?, busy: Bool? = nil, agent: Caller) async throws {
-        guard agent.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents have an availability.") }
+        guard agent.has(.agent) else { throw APIError(.forbidden, "forbidden", "Only agents have an availability.") }
         guard available != nil || busy != nil else { throw APIError.malformed("Give available, busy or both (true or false).") }
-        guard let current = try await read({ try GatewayStore.agent($0, id: agent.id) }), current.status == "online" else {
+        guard let current = try await read({ try GatewayStore.agent($0, id: agent.id) }), current.status != "offline" else {
             throw APIError(.conflict, "agent_offline", "Connect the console first: availability applies to online agents.")
         }
         do {
@@ -271,7 +287,7 @@ final class ChatOperations: Sendable {
     /// B5: the queues the agent is logged in to from now on (a subset of their departments;
     /// empty logs them out of all).
     func setQueues(_ departmentIds: [String], agent: Caller) async throws {
-        guard agent.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents log in to queues.") }
+        guard agent.has(.agent) else { throw APIError(.forbidden, "forbidden", "Only agents log in to queues.") }
         guard let current = try await read({ try GatewayStore.agent($0, id: agent.id) }) else {
             throw APIError(.conflict, "agent_unknown", "Presence does not know this agent yet; try again in a moment.")
         }

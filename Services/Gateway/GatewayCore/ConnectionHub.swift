@@ -1,3 +1,4 @@
+import ChatWire
 import Foundation
 import Synchronization
 
@@ -21,6 +22,8 @@ final class ConnectionHub: Sendable {
     }
 
     private let connections = Mutex<[String: Connection]>([:])
+    /// Sockets closed because their session ended (sign-out, revocation, disabled account).
+    private let endedSessions = Mutex<Set<String>>([])
 
     func add(_ connection: Connection) {
         connections.withLock { $0[connection.id] = connection }
@@ -31,6 +34,29 @@ final class ConnectionHub: Sendable {
     }
 
     var count: Int { connections.withLock { $0.count } }
+
+    /// Whether the socket was closed because its session ended (then it does not get the
+    /// grace period of a lost connection); forgets it.
+    func closedBySessionEnd(_ id: String) -> Bool {
+        endedSessions.withLock { $0.remove(id) != nil }
+    }
+
+    /// Closes the sockets of the account's sessions it no longer accepts, telling each why.
+    private func endSessions(of account: AccountUpdated) {
+        let ended = connections.withLock { connections in
+            connections.values.filter { connection in
+                connection.caller.role == .agent && connection.caller.id == account.agentId
+                    && !account.accepts(sessionId: connection.caller.sessionId ?? "", issuedAt: connection.caller.issuedAt ?? .distantPast)
+            }.map(\.id)
+        }
+        guard !ended.isEmpty else { return }
+        endedSessions.withLock { $0.formUnion(ended) }
+        let frame = APIJSON.string(ErrorFrame(code: "session_ended", message: "Your session has ended; sign in again."))
+        push(frame: frame) { ended.contains($0.id) }
+        for id in ended {
+            connections.withLock { $0[id] }?.pushes.finish()
+        }
+    }
 
     func deliver(_ effects: [GatewayEffect]) {
         for effect in effects {
@@ -81,6 +107,9 @@ final class ConnectionHub: Sendable {
                 }
             case .departmentChanged(let department):
                 push(frame: APIJSON.string(DepartmentUpdatedFrame(department: department))) { _ in true }
+            case .accountChanged(let account):
+                endSessions(of: account)
+                push(frame: APIJSON.string(AccountUpdatedFrame(account: AccountView(account)))) { $0.caller.has(.admin) }
             case .reply:
                 break
             }
@@ -128,6 +157,12 @@ struct TypingFrame: Encodable {
     var chatId: String
     var typing: Bool
     var sender: MessageView.SenderView
+}
+
+/// An account changed (registration, approval, roles...): admins' account lists follow.
+struct AccountUpdatedFrame: Encodable {
+    var type = "account.updated"
+    var account: AccountView
 }
 
 /// B4: an agent of a department the receiver shares changed state; replace that entry of the

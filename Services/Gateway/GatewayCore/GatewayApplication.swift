@@ -46,7 +46,7 @@ public enum GatewayApplication {
         let replies = PendingReplies()
         let viewCommits = ViewCommits()
         let operations = ChatOperations(store: store, producer: producer, replies: replies, viewCommits: viewCommits, presence: presence,
-                                        configuration: configuration)
+                                        signer: signer, configuration: configuration)
         let router = Router()
         router.middlewares.add(AccessLogMiddleware(logger: logger))
         router.middlewares.add(CrossOriginMiddleware(allowed: configuration.allowedOrigins))
@@ -74,7 +74,8 @@ public enum GatewayApplication {
             },
             logger: logger)
         let views = ConsumerLoop(
-            name: "views", topics: [.chatConversations, .presenceAgents, .presenceDepartments, .gatewayReplies, .chatSignals], mode: .allPartitions,
+            name: "views", topics: [.chatConversations, .presenceAgents, .presenceDepartments, .gatewayReplies, .chatSignals, .accountsDirectory],
+            mode: .allPartitions,
             store: store, common: configuration.common, applier: GatewayViewApplier(hub: hub, replies: replies, viewCommits: viewCommits), outbox: nil,
             health: context.health, logger: logger)
         // Shut down in reverse: HTTP drains first, the producer flushes last.

@@ -13,6 +13,14 @@ public struct GatewayConfiguration: Sendable {
     public var tokenSecret: String?
     /// `GATEWAY_TOKEN_TTL_SECONDS`.
     public var tokenLifetimeSeconds: Int
+    /// `GATEWAY_STAFF_SESSION_SECONDS`: how long a staff sign-in lasts (default 12 h).
+    public var staffSessionSeconds: Int
+    /// `GATEWAY_BCRYPT_COST`: the work factor of new password hashes (each step doubles it).
+    public var bcryptCost: Int
+    /// `GATEWAY_LOGIN_FAILURES_ALLOWED` within `GATEWAY_LOGIN_LOCKOUT_SECONDS`: failed
+    /// sign-ins per login name before it is refused for the rest of that window.
+    public var loginFailuresAllowed: Int
+    public var loginLockoutSeconds: Int
     /// `GATEWAY_REPLY_TIMEOUT_MS`: how long a request waits for the router or archiver.
     public var replyTimeoutMilliseconds: Int
     /// `GATEWAY_VIEW_CATCH_UP_MS`: how long a request naming a chat this gateway has not
@@ -44,6 +52,10 @@ public struct GatewayConfiguration: Sendable {
             throw ConfigurationError(variable: "GATEWAY_TOKEN_SECRET", problem: "must be at least 32 characters")
         }
         tokenLifetimeSeconds = try environment.int("GATEWAY_TOKEN_TTL_SECONDS", default: 86_400, range: 60...31_536_000)
+        staffSessionSeconds = try environment.int("GATEWAY_STAFF_SESSION_SECONDS", default: 43_200, range: 60...2_592_000)
+        bcryptCost = try environment.int("GATEWAY_BCRYPT_COST", default: 11, range: 4...16)
+        loginFailuresAllowed = try environment.int("GATEWAY_LOGIN_FAILURES_ALLOWED", default: 5, range: 1...1_000)
+        loginLockoutSeconds = try environment.int("GATEWAY_LOGIN_LOCKOUT_SECONDS", default: 300, range: 1...86_400)
         replyTimeoutMilliseconds = try environment.int("GATEWAY_REPLY_TIMEOUT_MS", default: 10_000, range: 100...120_000)
         viewCatchUpMilliseconds = try environment.int("GATEWAY_VIEW_CATCH_UP_MS", default: 1_500, range: 0...30_000)
         presenceHeartbeatSeconds = try environment.int("GATEWAY_PRESENCE_HEARTBEAT_SECONDS", default: 10, range: 1...300)

@@ -15,6 +15,7 @@ struct GatewayHTTP {
         }
         api.post("/visitors", use: createVisitor)
         api.post("/agents/sessions", use: createAgentSession)
+        AccountsHTTP(http: self).register(on: api)
         api.put("/agents/me/availability", use: setAvailability)
         api.put("/agents/me/queues", use: setQueues)
         api.get("/queue", use: queue)
@@ -35,6 +36,7 @@ struct GatewayHTTP {
         api.get("/chats/:chatId/messages", use: messages)
         api.post("/chats/:chatId/messages", use: postMessage)
         api.get("/chats/:chatId/transcript", use: transcript)
+        api.get("/chats/:chatId/transcript.pdf", use: transcriptPDF)
     }
 
     // MARK: Identities
@@ -54,16 +56,19 @@ struct GatewayHTTP {
         return jsonResponse(Session(token: signer.issue(for: caller), role: "visitor", id: caller.id, displayName: name), status: .created)
     }
 
-    struct NewAgentSession: Decodable { var agentId: String }
+    struct Credentials: Decodable {
+        var login: String
+        var password: String
+    }
 
-    /// Signs in an agent of presence's directory. Passwords and approval come with accounts.
+    /// Staff sign-in (B1) with login name and password; rate limited per login name.
     @Sendable func createAgentSession(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let body = try await decode(NewAgentSession.self, from: request)
-        guard WireID.isValid(body.agentId), let agent = try await operations.read({ try GatewayStore.agent($0, id: body.agentId) }) else {
-            throw APIError(.notFound, "agent_not_found", "There is no agent '\(body.agentId)'.")
+        let body = try await decode(Credentials.self, from: request)
+        let login = body.login.trimmingCharacters(in: .whitespaces).lowercased()
+        guard LoginName.isValid(login), body.password.count <= Passwords.lengths.upperBound else {
+            throw APIError(.unauthorized, "wrong_credentials", "The login name or the password is wrong.")
         }
-        let caller = Caller(role: .agent, id: agent.agentId, displayName: agent.displayName)
-        return jsonResponse(Session(token: signer.issue(for: caller), role: "agent", id: caller.id, displayName: caller.displayName), status: .created)
+        return jsonResponse(try await operations.signIn(login: login, password: body.password), status: .created)
     }
 
     struct Availability: Decodable {
@@ -72,7 +77,7 @@ struct GatewayHTTP {
     }
 
     @Sendable func setAvailability(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
+        let caller = try await authenticate(request)
         let body = try await decode(Availability.self, from: request)
         try await operations.setAvailability(body.available, busy: body.busy, agent: caller)
         return jsonResponse(["accepted": true], status: .accepted)
@@ -82,7 +87,7 @@ struct GatewayHTTP {
 
     /// B5: log in to or out of queues.
     @Sendable func setQueues(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
+        let caller = try await authenticate(request)
         let body = try await decode(Queues.self, from: request)
         for id in body.departmentIds where !WireID.isValid(id) { throw APIError.invalid("'\(id)' is not a valid department id.") }
         try await operations.setQueues(body.departmentIds, agent: caller)
@@ -106,7 +111,7 @@ struct GatewayHTTP {
     }
 
     @Sendable func startChat(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
+        let caller = try await authenticate(request)
         let body = try await decode(StartChat.self, from: request)
         var visitor = caller
         if let name = body.displayName {
@@ -118,40 +123,40 @@ struct GatewayHTTP {
     }
 
     @Sendable func queue(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
-        guard caller.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents see queues.") }
-        let departments = try await operations.agentDepartments(caller)
+        let caller = try await authenticate(request)
+        guard caller.role == .agent else { throw APIError(.forbidden, "forbidden", "Only staff see queues.") }
+        let departments = try await operations.visibleDepartments(caller)
         return jsonResponse(["chats": try await operations.read { try GatewayStore.queue($0, departments: departments) }])
     }
 
     /// C11: the overview of the agent's departments.
     @Sendable func queues(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
-        guard caller.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents see queues.") }
-        let departments = try await operations.agentDepartments(caller)
+        let caller = try await authenticate(request)
+        guard caller.role == .agent else { throw APIError(.forbidden, "forbidden", "Only staff see queues.") }
+        let departments = try await operations.visibleDepartments(caller)
         return jsonResponse(["queues": try await operations.read { try GatewayStore.overview($0, departments: departments) }])
     }
 
     /// B4: the agents of the caller's departments with their state.
     @Sendable func people(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
-        guard caller.role == .agent else { throw APIError(.forbidden, "forbidden", "Only agents see people.") }
-        let departments = try await operations.agentDepartments(caller)
+        let caller = try await authenticate(request)
+        guard caller.role == .agent else { throw APIError(.forbidden, "forbidden", "Only staff see people.") }
+        let departments = try await operations.visibleDepartments(caller)
         return jsonResponse(["people": try await operations.read { try GatewayStore.people($0, sharing: departments) }])
     }
 
     @Sendable func chat(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
+        let caller = try await authenticate(request)
         return jsonResponse(["chat": try await operations.visibleChat(try chatID(context), to: caller)])
     }
 
     @Sendable func take(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
+        let caller = try await authenticate(request)
         return jsonResponse(["chat": try await operations.take(chatId: try chatID(context), agent: caller)])
     }
 
     @Sendable func close(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
+        let caller = try await authenticate(request)
         return jsonResponse(["chat": try await operations.close(chatId: try chatID(context), caller: caller)])
     }
 
@@ -159,7 +164,7 @@ struct GatewayHTTP {
     /// finish wrap-up).
     func ownerAction(_ action: ChatOwnerActionRequested.Action) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
         { request, context in
-            let caller = try authenticate(request)
+            let caller = try await authenticate(request)
             return jsonResponse(["chat": try await operations.ownerAction(action, chatId: try chatID(context), agent: caller)])
         }
     }
@@ -170,7 +175,7 @@ struct GatewayHTTP {
     }
 
     @Sendable func transfer(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
+        let caller = try await authenticate(request)
         let body = try await decode(Transfer.self, from: request)
         return jsonResponse(["chat": try await operations.ownerAction(.transfer, chatId: try chatID(context), agent: caller,
                                                                       toDepartmentId: body.toDepartmentId, toAgentId: body.toAgentId)])
@@ -179,13 +184,13 @@ struct GatewayHTTP {
     struct Invitation: Decodable { var agentId: String }
 
     @Sendable func invite(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
+        let caller = try await authenticate(request)
         let body = try await decode(Invitation.self, from: request)
         return jsonResponse(["chat": try await operations.ownerAction(.invite, chatId: try chatID(context), agent: caller, toAgentId: body.agentId)])
     }
 
     @Sendable func messages(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
+        let caller = try await authenticate(request)
         let chat = try await operations.visibleChat(try chatID(context), to: caller)
         let afterText = request.uri.queryParameters.get("afterSeq") ?? "0"
         guard let after = Int(afterText), after >= 0 else { throw APIError.invalid("afterSeq must be a whole number of 0 or more.") }
@@ -198,14 +203,14 @@ struct GatewayHTTP {
     }
 
     @Sendable func postMessage(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
+        let caller = try await authenticate(request)
         let body = try await decode(NewMessage.self, from: request)
         let accepted = try await operations.post(chatId: try chatID(context), clientMessageId: body.clientMessageId, text: body.text, sender: caller)
         return jsonResponse(accepted, status: .accepted)
     }
 
     @Sendable func transcript(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try authenticate(request)
+        let caller = try await authenticate(request)
         return jsonResponse(["transcript": try await operations.transcript(chatId: try chatID(context), caller: caller)])
     }
 
@@ -217,11 +222,17 @@ struct GatewayHTTP {
         return name
     }
 
-    private func authenticate(_ request: Request) throws -> Caller {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-              let caller = signer.verify(String(header.dropFirst("Bearer ".count)))
-        else { throw APIError.unauthorized }
+    /// The caller of the request's bearer token (staff: checked against the directory).
+    /// An agent's request counts as activity (B2).
+    func authenticate(_ request: Request) async throws -> Caller {
+        let caller = try await operations.authenticate(token: try bearerToken(request))
+        if caller.role == .agent, request.method != .get { await operations.noteActivity(of: caller) }
         return caller
+    }
+
+    func bearerToken(_ request: Request) throws -> String {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw APIError.unauthorized }
+        return String(header.dropFirst("Bearer ".count))
     }
 
     private func chatID(_ context: BasicRequestContext) throws -> String {

@@ -20,6 +20,8 @@ enum GatewayEffect: Sendable {
     case agentChanged(AgentView)
     /// Someone is typing (or stopped): the chat's other participants are told.
     case typing(ChatTyping, agentIds: [String], visitorId: String)
+    /// An account changed: sockets of sessions it no longer accepts close; admins see it.
+    case accountChanged(AccountUpdated)
 }
 
 /// The gateway's own store: its view of chats, messages, agents and departments, built
@@ -112,6 +114,14 @@ enum GatewayStore {
         }),
         ("gateway-9", { db in
             try db.alter(table: "chats") { $0.add(column: "contact_email", .text) }
+        }),
+        // The account directory (`accounts.directory`): sign-in and session checks.
+        ("gateway-10", { db in
+            try db.create(table: "accounts") { table in
+                table.column("id", .text).primaryKey()
+                table.column("registration_id", .text).notNull().indexed()
+                table.column("record", .text).notNull()
+            }
         }),
     ]
 
@@ -252,6 +262,9 @@ enum GatewayStore {
             overviewDepartments.insert(change.departmentId)
             effects.append(.departmentChanged(DepartmentView(departmentId: change.departmentId, displayName: change.displayName,
                                                              open: change.open, availableAgents: change.availableAgents)))
+        case .accountUpdated(let account):
+            try saveAccount(account, in: db)
+            effects.append(.accountChanged(account))
         case .chatTyping(let typing):
             // Only fresh signals matter; a gateway reading old ones at start pushes nothing.
             if Date().timeIntervalSince(envelope.occurredAt) < 10, let view = try chat(db, id: typing.chatId), view.status != "closed" {

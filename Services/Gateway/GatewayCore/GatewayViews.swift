@@ -110,9 +110,10 @@ public struct AgentView: Codable, Sendable, Equatable {
     /// The departments whose queues the agent is logged in to (B5).
     public var queues: [String]
 
-    /// The colour of the people view (B4): `available` (green), `busy` (yellow),
-    /// `unavailable` (red, online but not taking chats) or `offline`.
+    /// The colour of the people view (B4): `available` (green), `busy` (yellow), `away`
+    /// (idle, B2), `unavailable` (red, online but not taking chats) or `offline`.
     public var state: String {
+        if status == "away" { return "away" }
         guard status == "online" else { return "offline" }
         if busy { return "busy" }
         return available ? "available" : "unavailable"

@@ -31,9 +31,22 @@ final class PresenceReporter: Sendable {
         }
     }
 
-    func disconnected(agentId: String, connectionId: String) async throws {
-        try await send(agentId: agentId, .agentDisconnected(AgentDisconnected(agentId: agentId, connectionId: connectionId, gatewayId: gatewayID))) {
+    /// `signedOut`: the socket closed because its session ended (sign-out), not a lost
+    /// connection: no grace period if it was the agent's last.
+    func disconnected(agentId: String, connectionId: String, signedOut: Bool = false) async throws {
+        try await send(agentId: agentId, .agentDisconnected(AgentDisconnected(agentId: agentId, connectionId: connectionId, gatewayId: gatewayID,
+                                                                              signedOut: signedOut ? true : nil))) {
             $0[connectionId] = nil
+        }
+    }
+
+    /// Any other command about the agent (accounts, sessions, activity), in order with
+    /// the agent's connection records.
+    func command(agentId: String, _ event: WireEvent) async throws {
+        do {
+            try await send(agentId: agentId, event) { _ in }
+        } catch {
+            throw APIError.unavailable
         }
     }
 

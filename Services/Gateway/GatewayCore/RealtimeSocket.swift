@@ -22,7 +22,6 @@ struct RealtimeSocket {
             return .dontUpgrade
         }
         let token = components.queryItems?.first { $0.name == "token" }?.value
-        let caller = token.flatMap { signer.verify($0) }
         let resume = Self.resumePoints(components.queryItems?.first { $0.name == "resume" }?.value)
         // Every Origin value must be allowed (a browser sends one); pages the gateway serves
         // itself (same origin as the Host it was reached at) always are.
@@ -40,8 +39,11 @@ struct RealtimeSocket {
                 try await watch(inbound: inbound, outbound: outbound)
                 return
             }
-            guard let caller else {
-                try await outbound.write(.text(APIJSON.string(ErrorFrame(code: "unauthorized", message: "A valid access token is required."))))
+            let caller: Caller
+            do {
+                caller = try await operations.authenticate(token: token ?? "")
+            } catch let error as APIError {
+                try await outbound.write(.text(APIJSON.string(ErrorFrame(code: error.code, message: error.message))))
                 try await outbound.close(.policyViolation, reason: "unauthorized")
                 return
             }
@@ -91,20 +93,23 @@ struct RealtimeSocket {
 
     private func serve(caller: Caller, resume: [String: Int], inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let connectionID = WireID.make()
-        let departments = Set(try await operations.agentDepartments(caller))
+        let departments = Set(try await operations.visibleDepartments(caller))
         let (pushes, continuation) = AsyncStream.makeStream(of: SocketPush.self, bufferingPolicy: .bufferingOldest(10_000))
         hub.add(.init(id: connectionID, caller: caller, departmentIds: departments, pushes: continuation))
         logger.info("socket opened", metadata: ["connection": "\(connectionID)", "role": "\(caller.role.rawValue)", "caller": "\(caller.id)"])
-        if caller.role == .agent {
+        // Agents are connected for presence; staff with other roles only watch.
+        let isAgent = caller.has(.agent)
+        if isAgent {
             try? await operations.presence.connected(agentId: caller.id, connectionId: connectionID)
         }
         defer {
             logger.info("socket closed", metadata: ["connection": "\(connectionID)"])
+            let signedOut = hub.closedBySessionEnd(connectionID)
             hub.remove(connectionID)
-            if caller.role == .agent {
+            if isAgent {
                 let operations = operations
                 Task {
-                    try? await operations.presence.disconnected(agentId: caller.id, connectionId: connectionID)
+                    try? await operations.presence.disconnected(agentId: caller.id, connectionId: connectionID, signedOut: signedOut)
                 }
             }
         }
@@ -196,6 +201,8 @@ struct RealtimeSocket {
         }
         // Each frame is its own request: the events it causes share this correlation id.
         let correlation = WireID.make()
+        // Anything an agent sends but a ping is activity (B2: away after idle).
+        if frame.type != "ping" { await operations.noteActivity(of: caller) }
         do {
             try await RequestCorrelation.$id.withValue(correlation) {
                 switch frame.type {
@@ -214,6 +221,9 @@ struct RealtimeSocket {
                     try await operations.typing(chatId: chatId, typing: typing, sender: caller)
                 case "availability.set":
                     try await operations.setAvailability(frame.available, busy: frame.busy, agent: caller)
+                case "activity":
+                    // The console saw its user type, click or move (sent every few seconds at most).
+                    break
                 default:
                     throw APIError(.badRequest, "unknown_type", "Unknown frame type '\(frame.type)'.")
                 }

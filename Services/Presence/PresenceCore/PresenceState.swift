@@ -14,11 +14,10 @@ public struct AgentConnection: Codable, Sendable, Equatable {
     }
 }
 
-/// An agent as presence tracks them.
+/// An agent as presence tracks them: their account (the directory entry presence owns)
+/// and their live state.
 public struct AgentPresence: Sendable, Equatable {
-    public var id: String
-    public var displayName: String
-    public var departmentIds: [String]
+    public var account: AccountUpdated
     /// Open connections, by connection id.
     public var connections: [String: AgentConnection] = [:]
     public var status: AgentPresenceChanged.Status = .offline
@@ -29,17 +28,29 @@ public struct AgentPresence: Sendable, Equatable {
     public var offlineAt: Date?
     /// Queues (departments) the agent logged out of (B5); kept across sessions.
     public var loggedOutOf: Set<String> = []
-    /// The agent's own maximum of concurrent chats, from the directory.
-    public var maxChats: Int?
+    /// The agent's last activity in the console; away after `awayAfterMinutes` without one.
+    public var lastActiveAt: Date?
 
-    public init(id: String, displayName: String, departmentIds: [String], maxChats: Int? = nil) {
-        self.id = id
-        self.displayName = displayName
-        self.departmentIds = departmentIds
-        self.maxChats = maxChats
+    public init(account: AccountUpdated) {
+        self.account = account
     }
 
-    var isTakingChats: Bool { status == .online && available && !busy }
+    /// An active agent account (configuration, tests).
+    public init(id: String, displayName: String, departmentIds: [String], maxChats: Int? = nil, roles: [StaffRole] = [.agent],
+                passwordHash: String? = nil, awayAfterMinutes: Double = 0) {
+        account = AccountUpdated(agentId: id, displayName: displayName, status: .active, roles: Array(Set(roles)).sorted(), departmentIds: departmentIds, maxChats: maxChats,
+                                 awayAfterMinutes: awayAfterMinutes, passwordHash: passwordHash, registrationId: "configured-" + id,
+                                 registeredAt: Date(timeIntervalSince1970: 0), updatedBy: "configuration")
+    }
+
+    public var id: String { account.agentId }
+    public var displayName: String { account.displayName }
+    /// The departments the agent works in; none unless the account is active.
+    public var departmentIds: [String] { account.status == .active ? account.departmentIds : [] }
+    /// The agent's own maximum of concurrent chats, from the directory.
+    public var maxChats: Int? { account.maxChats }
+
+    var isTakingChats: Bool { status == .online && available && !busy && account.status == .active }
 
     /// Takes chats of this department: taking chats and logged in to its queue.
     func isTakingChats(in departmentId: String) -> Bool {
@@ -47,6 +58,31 @@ public struct AgentPresence: Sendable, Equatable {
     }
 
     var loggedInQueues: [String] { departmentIds.filter { !loggedOutOf.contains($0) } }
+
+    /// Something the agent did: the idle clock starts over, and an away agent is back.
+    mutating func noteActivity(at now: Date) {
+        lastActiveAt = now
+        if status == .away { status = .online }
+    }
+
+    /// Offline now, without a grace period (signed out, disabled, sent away).
+    mutating func goOffline() {
+        connections = [:]
+        offlineAt = nil
+        status = .offline
+        available = false
+        busy = false
+    }
+
+    /// Online and idle for the account's away time (0: never away).
+    func isIdle(at now: Date) -> Bool {
+        guard status == .online, account.awayAfterMinutes > 0, let lastActiveAt else { return false }
+        return now.timeIntervalSince(lastActiveAt) >= account.awayAfterMinutes * 60
+    }
+
+    /// Whether the router and the people view hear of the agent at all: not while the
+    /// registration waits for approval.
+    var isListed: Bool { account.status != .pending }
 }
 
 public struct DepartmentEntry: Sendable, Equatable {
@@ -83,9 +119,13 @@ public struct PresenceState: Sendable {
     /// What was last published per department, so only changes go out.
     private var published: [String: DepartmentAvailabilityChanged] = [:]
     private let producer: String
+    /// The away time new accounts start with (B2; each account may change it).
+    public let defaultAwayAfterMinutes: Double
 
     public init(agents: [AgentPresence], departments: [DepartmentEntry], gracePeriod: TimeInterval, connectionTimeout: TimeInterval = 30,
-                ownedPartitions: Set<Int32>? = nil, commandPartitions: Int32 = Int32(Topic.presenceCommands.partitions), producer: String) {
+                ownedPartitions: Set<Int32>? = nil, commandPartitions: Int32 = Int32(Topic.presenceCommands.partitions), producer: String,
+                defaultAwayAfterMinutes: Double = 5) {
+        self.defaultAwayAfterMinutes = defaultAwayAfterMinutes
         self.agents = Dictionary(uniqueKeysWithValues: agents.map { ($0.id, $0) })
         self.departments = departments
         self.gracePeriod = gracePeriod
@@ -117,7 +157,11 @@ public struct PresenceState: Sendable {
     /// are now (at start-up and takeover, so a broker that lost its memory and every new
     /// consumer learns the whole picture).
     public mutating func announcement(now: Date) -> [PresenceAction] {
-        var actions = agents.values.filter(owns).sorted { $0.id < $1.id }.map { publishAgent($0, cause: nil, now: now) }
+        var actions: [PresenceAction] = []
+        for agent in agents.values.filter(owns).sorted(by: { $0.id < $1.id }) {
+            actions.append(publishAccount(agent.account, cause: nil, now: now))
+            if agent.isListed { actions.append(publishAgent(agent, cause: nil, now: now)) }
+        }
         for department in departments where isHomedHere(department.id) {
             let current = availability(of: department)
             published[department.id] = current
@@ -137,7 +181,8 @@ public struct PresenceState: Sendable {
         for id in agents.keys.sorted() {
             guard var agent = agents[id], partitions.contains(partition(of: id)) else { continue }
             agent.connections = [:]
-            agent.offlineAt = agent.status == .online ? now.addingTimeInterval(connectionTimeout) : nil
+            agent.offlineAt = agent.status != .offline ? now.addingTimeInterval(connectionTimeout) : nil
+            agent.lastActiveAt = agent.lastActiveAt ?? now
             agents[id] = agent
             actions.append(.saveAgent(agent))
         }
@@ -152,7 +197,11 @@ public struct PresenceState: Sendable {
     /// An agent's state as their owner published it (`presence.agents`); for agents this
     /// instance does not own it is the truth, and counts for the departments homed here.
     public mutating func noteRemote(_ change: AgentPresenceChanged, now: Date) -> [PresenceAction] {
-        guard var agent = agents[change.agentId], !owns(agent) else { return [] }
+        // An agent whose account this instance has not read yet: known by its presence
+        // until `accounts.directory` brings the account.
+        var agent = agents[change.agentId]
+            ?? AgentPresence(id: change.agentId, displayName: change.displayName, departmentIds: change.departmentIds, maxChats: change.maxChats)
+        guard !owns(agent) else { return [] }
         agent.status = change.status
         agent.available = change.available
         agent.busy = change.busy ?? false
@@ -163,11 +212,25 @@ public struct PresenceState: Sendable {
         return [.saveAgent(agent)] + departmentChanges(cause: nil, now: now)
     }
 
+    /// An account as its owner published it (`accounts.directory`).
+    public mutating func noteRemoteAccount(_ account: AccountUpdated, now: Date) -> [PresenceAction] {
+        var agent = agents[account.agentId] ?? AgentPresence(account: account)
+        guard !owns(agent) else { return [] }
+        agent.account = account
+        if agents[account.agentId] == agent { return [] }
+        agents[account.agentId] = agent
+        return [.saveAgent(agent)] + departmentChanges(cause: nil, now: now)
+    }
+
     public mutating func handle(_ envelope: Envelope, now: Date) -> Result<[PresenceAction], PresenceRefusal> {
         let graceEnds = now.addingTimeInterval(gracePeriod)
         switch envelope.event {
         case .agentConnected(let connected):
+            guard agents[connected.agentId].map({ $0.account.status == .active }) != false else {
+                return .failure(PresenceRefusal(reason: "the account of agent \(connected.agentId) is not active"))
+            }
             return update(connected.agentId, cause: envelope, now: now) { agent in
+                let isNew = agent.connections[connected.connectionId] == nil
                 agent.connections[connected.connectionId] = AgentConnection(gatewayId: connected.gatewayId, seenAt: now)
                 agent.offlineAt = nil
                 if agent.status == .offline {
@@ -176,20 +239,30 @@ public struct PresenceState: Sendable {
                     agent.status = .online
                     agent.available = true
                 }
+                // Opening the console is activity; the heartbeat that repeats it is not.
+                if isNew { agent.noteActivity(at: now) }
             }
         case .agentDisconnected(let disconnected):
             return update(disconnected.agentId, cause: envelope, now: now) { agent in
                 agent.connections[disconnected.connectionId] = nil
-                if agent.connections.isEmpty, agent.status == .online { agent.offlineAt = graceEnds }
+                guard agent.connections.isEmpty, agent.status != .offline else { return }
+                if disconnected.signedOut == true {
+                    agent.goOffline()
+                } else {
+                    agent.offlineAt = graceEnds
+                }
             }
         case .agentAvailabilitySet(let change):
-            guard agents[change.agentId]?.status == .online else {
+            guard let status = agents[change.agentId]?.status, status != .offline else {
                 return .failure(PresenceRefusal(reason: "agent \(change.agentId) is not online"))
             }
             return update(change.agentId, cause: envelope, now: now) { agent in
                 agent.available = change.available
                 if let busy = change.busy { agent.busy = busy }
+                agent.noteActivity(at: now)
             }
+        case .agentActive(let active):
+            return update(active.agentId, cause: envelope, now: now) { $0.noteActivity(at: now) }
         case .agentQueuesSet(let change):
             guard let agent = agents[change.agentId] else { return .failure(PresenceRefusal(reason: "unknown agent \(change.agentId)")) }
             let unknown = Set(change.departmentIds).subtracting(agent.departmentIds)
@@ -206,17 +279,103 @@ public struct PresenceState: Sendable {
             for id in agents.keys.sorted() where owns(agents[id]!) && agents[id]!.connections.values.contains(where: { $0.gatewayId == started.gatewayId }) {
                 if case .success(let more) = update(id, cause: envelope, now: now, change: { agent in
                     agent.connections = agent.connections.filter { $0.value.gatewayId != started.gatewayId }
-                    if agent.connections.isEmpty, agent.status == .online { agent.offlineAt = graceEnds }
+                    if agent.connections.isEmpty, agent.status != .offline { agent.offlineAt = graceEnds }
                 }) { actions += more }
             }
             return .success(actions)
+        case .accountRegistrationRequested(let registration):
+            return register(registration, cause: envelope, now: now)
+        case .accountUpdateRequested(let change):
+            return updateAccount(change, cause: envelope, now: now)
+        case .sessionRevokeRequested(let revocation):
+            guard agents[revocation.agentId] != nil else { return .failure(PresenceRefusal(reason: "unknown agent \(revocation.agentId)")) }
+            return update(revocation.agentId, cause: envelope, now: now) { agent in
+                if revocation.allSessions == true {
+                    agent.account.sessionsNotBefore = now
+                } else if let sessionId = revocation.sessionId, !agent.account.revokedSessions.contains(where: { $0.sessionId == sessionId }) {
+                    agent.account.revokedSessions.append(RevokedSession(sessionId: sessionId, expiresAt: revocation.expiresAt ?? now.addingTimeInterval(86_400)))
+                }
+                // Sessions past their expiry need no entry any more.
+                agent.account.revokedSessions.removeAll { $0.expiresAt < now }
+                agent.account.updatedBy = revocation.actorId
+                if revocation.endPresence == true { agent.goOffline() }
+            }
         default:
             return .success([])
         }
     }
 
+    // MARK: Accounts (B1)
+
+    /// Creates the account unless its login name is taken (by anything but a rejected
+    /// registration). A repeated record changes nothing.
+    private mutating func register(_ registration: AccountRegistrationRequested, cause: Envelope, now: Date) -> Result<[PresenceAction], PresenceRefusal> {
+        if let existing = agents[registration.agentId], existing.account.status != .rejected {
+            // Taken (or this very registration, replayed): the registrant's gateway sees
+            // another registration id in the directory and says so.
+            return .success([])
+        }
+        guard LoginName.isValid(registration.agentId) else { return .failure(PresenceRefusal(reason: "'\(registration.agentId)' is not a valid login name")) }
+        if let refusal = checkDepartments(registration.departmentIds ?? []) { return .failure(refusal) }
+        let approved = registration.approved == true
+        let account = AccountUpdated(agentId: registration.agentId, displayName: registration.displayName, status: approved ? .active : .pending,
+                                     roles: approved ? (registration.roles ?? [.agent]).sorted() : [.agent], departmentIds: approved ? registration.departmentIds ?? [] : [],
+                                     awayAfterMinutes: defaultAwayAfterMinutes, passwordHash: registration.passwordHash, registrationId: registration.registrationId,
+                                     registeredAt: now, updatedBy: approved ? "operator" : "self")
+        var agent = AgentPresence(account: account)
+        agent.loggedOutOf = agents[registration.agentId]?.loggedOutOf ?? []
+        agents[registration.agentId] = agent
+        var actions: [PresenceAction] = [.saveAgent(agent), publishAccount(account, cause: cause, now: now)]
+        if agent.isListed { actions.append(publishAgent(agent, cause: cause, now: now)) }
+        return .success(actions)
+    }
+
+    /// An admin's change. Status moves: pending → active or rejected, active ⇄ disabled.
+    private mutating func updateAccount(_ change: AccountUpdateRequested, cause: Envelope, now: Date) -> Result<[PresenceAction], PresenceRefusal> {
+        guard let current = agents[change.agentId] else { return .failure(PresenceRefusal(reason: "unknown agent \(change.agentId)")) }
+        if let status = change.status, status != current.account.status {
+            let allowed: Set<AccountStatus> = switch current.account.status {
+            case .pending: [.active, .rejected]
+            case .active: [.disabled]
+            case .disabled: [.active]
+            case .rejected: []
+            }
+            guard allowed.contains(status) else {
+                return .failure(PresenceRefusal(reason: "account \(change.agentId) cannot go from \(current.account.status.rawValue) to \(status.rawValue)"))
+            }
+        }
+        if let roles = change.roles, roles.isEmpty { return .failure(PresenceRefusal(reason: "an account needs at least one role")) }
+        if let refusal = checkDepartments(change.departmentIds ?? []) { return .failure(refusal) }
+        if let maximum = change.maxChats, !(0...100).contains(maximum) { return .failure(PresenceRefusal(reason: "maxChats must be 0 (none) to 100")) }
+        if let minutes = change.awayAfterMinutes, !(0...1_440).contains(minutes) { return .failure(PresenceRefusal(reason: "awayAfterMinutes must be 0 (never) to 1440")) }
+        return update(change.agentId, cause: cause, now: now) { agent in
+            if let status = change.status, status != agent.account.status {
+                agent.account.status = status
+                if status != .active {
+                    // Off the system at once: open sessions end, chats go back to the queue.
+                    agent.account.sessionsNotBefore = now
+                    agent.goOffline()
+                }
+            }
+            if let roles = change.roles { agent.account.roles = Array(Set(roles)).sorted() }
+            if let departments = change.departmentIds {
+                agent.account.departmentIds = departments
+                agent.loggedOutOf.formIntersection(departments)
+            }
+            if let maximum = change.maxChats { agent.account.maxChats = maximum == 0 ? nil : maximum }
+            if let minutes = change.awayAfterMinutes { agent.account.awayAfterMinutes = minutes }
+            agent.account.updatedBy = change.actorId
+        }
+    }
+
+    private func checkDepartments(_ ids: [String]) -> PresenceRefusal? {
+        let unknown = Set(ids).subtracting(departments.map(\.id))
+        return unknown.isEmpty ? nil : PresenceRefusal(reason: "there is no department \(unknown.sorted().joined(separator: ", "))")
+    }
+
     /// Ends connections not heard of within the connection timeout (their gateway died
-    /// without a word) and takes offline every agent whose grace period ran out by `now`.
+    /// without a word), takes offline every agent whose grace period ran out by `now`, and
+    /// shows idle agents as away.
     public mutating func expireGracePeriods(now: Date) -> [PresenceAction] {
         var actions: [PresenceAction] = []
         let silentSince = now.addingTimeInterval(-connectionTimeout)
@@ -224,17 +383,16 @@ public struct PresenceState: Sendable {
             let graceEnds = now.addingTimeInterval(gracePeriod)
             if case .success(let more) = update(id, cause: nil, now: now, change: { agent in
                 agent.connections = agent.connections.filter { $0.value.seenAt >= silentSince }
-                if agent.connections.isEmpty, agent.status == .online { agent.offlineAt = graceEnds }
+                if agent.connections.isEmpty, agent.status != .offline { agent.offlineAt = graceEnds }
             }) { actions += more }
         }
         for id in agents.keys.sorted() where owns(agents[id]!) {
             guard let deadline = agents[id]?.offlineAt, deadline <= now else { continue }
-            if case .success(let more) = update(id, cause: nil, now: now, change: { agent in
-                agent.offlineAt = nil
-                agent.status = .offline
-                agent.available = false
-                agent.busy = false
-            }) { actions += more }
+            if case .success(let more) = update(id, cause: nil, now: now, change: { $0.goOffline() }) { actions += more }
+        }
+        // B2: idle agents show as away and get no new chats until they do something.
+        for id in agents.keys.sorted() where owns(agents[id]!) && agents[id]!.isIdle(at: now) {
+            if case .success(let more) = update(id, cause: nil, now: now, change: { $0.status = .away }) { actions += more }
         }
         return actions
     }
@@ -252,10 +410,15 @@ public struct PresenceState: Sendable {
         guard agent != before else { return .success([]) }
         agents[agentId] = agent
         var actions: [PresenceAction] = [.saveAgent(agent)]
-        if agent.status != before.status || agent.available != before.available || agent.busy != before.busy || agent.loggedOutOf != before.loggedOutOf {
+        if agent.account != before.account {
+            actions.append(publishAccount(agent.account, cause: cause, now: now))
+        }
+        if agent.isListed, agent.status != before.status || agent.available != before.available || agent.busy != before.busy
+            || agent.loggedOutOf != before.loggedOutOf || agent.account.status != before.account.status || agent.departmentIds != before.departmentIds
+            || agent.displayName != before.displayName || agent.maxChats != before.maxChats {
             actions.append(publishAgent(agent, cause: cause, now: now))
         }
-        if before.isTakingChats != agent.isTakingChats || before.loggedOutOf != agent.loggedOutOf {
+        if before.isTakingChats != agent.isTakingChats || before.loggedOutOf != agent.loggedOutOf || before.departmentIds != agent.departmentIds {
             actions += departmentChanges(cause: cause, now: now)
         }
         return .success(actions)
@@ -291,6 +454,11 @@ public struct PresenceState: Sendable {
                                          queues: agent.loggedInQueues, maxChats: agent.maxChats)
         return .publish(WireRecord(topic: .presenceAgents, key: agent.id, envelope: envelope(.agentPresenceChanged(event), cause: cause, now: now),
                                    partition: partition(of: agent.id)))
+    }
+
+    private func publishAccount(_ account: AccountUpdated, cause: Envelope?, now: Date) -> PresenceAction {
+        .publish(WireRecord(topic: .accountsDirectory, key: account.agentId, envelope: envelope(.accountUpdated(account), cause: cause, now: now),
+                            partition: partition(of: account.agentId)))
     }
 
     private func publishDepartment(_ event: DepartmentAvailabilityChanged, cause: Envelope?, now: Date) -> PresenceAction {

@@ -101,7 +101,8 @@
   const confirmBox = el('div', { class: 'confirm', role: 'alertdialog', 'aria-labelledby': 'lc-confirm', hidden: '' },
     el('span', { id: 'lc-confirm', text: 'End this chat?' }), yesBtn, noBtn);
   const againBtn = button('Start a new chat', { class: 'btn again', hidden: '', onclick: newChat });
-  const conv = el('div', { class: 'conv', hidden: '' }, log, typingLine, confirmBox, composer, el('div', { class: 'bar' }, endBtn, againBtn));
+  const pdfBtn = button('Download transcript (PDF)', { class: 'btn ghost pdf', hidden: '', onclick: downloadTranscript });
+  const conv = el('div', { class: 'conv', hidden: '' }, log, typingLine, confirmBox, composer, el('div', { class: 'bar' }, endBtn, pdfBtn, againBtn));
   const panel = el('section', { id: 'lc-panel', class: 'panel', role: 'dialog', 'aria-labelledby': 'lc-title', hidden: '',
     onkeydown: (e) => { if (e.key === 'Escape') showPanel(false); } },
   el('header', null, title, muteBtn, minBtn), status, prechat, offlineForm, conv);
@@ -127,6 +128,7 @@
     text.disabled = sendBtn.disabled = ended;
     endBtn.hidden = !active || !confirmBox.hidden;
     againBtn.hidden = !ended;
+    pdfBtn.hidden = !ended;
     muteBtn.setAttribute('aria-pressed', String(!!who.muted));
     muteBtn.textContent = who.muted ? '\u{1F515}' : '\u{1F514}';
     let line = '';
@@ -172,6 +174,35 @@
       throw err;
     }
     return data;
+  }
+
+  // A7: the archived transcript as a PDF, with times in the visitor's time zone. The
+  // archive may need a moment after the chat ended; the visitor is told and retries.
+  async function downloadTranscript() {
+    if (!cs.chatId || !who.token) return;
+    pdfBtn.disabled = true;
+    try {
+      const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+      const res = await fetch(`${api}/chats/${encodeURIComponent(cs.chatId)}/transcript.pdf?timeZone=${encodeURIComponent(zone)}`,
+        { headers: { Authorization: 'Bearer ' + who.token } });
+      if (!res.ok) {
+        const data = await res.json().catch(() => ({}));
+        const code = data.error && data.error.code;
+        system(code === 'transcript_not_found' ? 'The transcript is not ready yet; try again in a moment.'
+          : 'Could not download the transcript: ' + ((data.error && data.error.message) || 'HTTP ' + res.status));
+        return;
+      }
+      const url = URL.createObjectURL(await res.blob());
+      const link = el('a', { href: url, download: 'chat-transcript.pdf', hidden: '' });
+      root.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (err) {
+      system('Could not download the transcript: ' + err.message);
+    } finally {
+      pdfBtn.disabled = false;
+    }
   }
 
   async function refreshDepartments() {
