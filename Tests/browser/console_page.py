@@ -8,7 +8,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from helpers import SCREENSHOTS, eventually
+from helpers import AGENT_PASSWORD, SCREENSHOTS, eventually
 
 
 class ConsolePage:
@@ -116,6 +116,34 @@ class ConsolePage:
             state: li.dataset.state, label: li.querySelector('.state').textContent,
             color: getComputedStyle(li.querySelector('.dot')).backgroundColor}]))""")
 
+    def supervision(self):
+        """A supervisor's controls per agent of the people view: {agentId: {queues: {dept: checked}, signOut: bool}}."""
+        return self.js("""return Object.fromEntries([...document.querySelectorAll('#people > li')]
+            .filter(li => !li.querySelector('.supervise').hidden).map(li => [li.dataset.agentId, {
+            queues: Object.fromEntries([...li.querySelectorAll('.agent-queue')].map(i => [i.dataset.departmentId, i.checked])),
+            signOut: !!li.querySelector('.sign-out-agent')}]))""")
+
+    def accounts(self):
+        """The admin screen's accounts table, in its order."""
+        return self.js("""return [...document.querySelectorAll('#accounts tbody tr')].map(tr => ({
+            agentId: tr.dataset.agentId, name: tr.querySelector('.account-name').textContent, status: tr.dataset.status,
+            statusLabel: tr.querySelector('.status-pill').textContent, roles: tr.querySelector('.account-roles').textContent,
+            departments: tr.querySelector('.account-depts').textContent, maxChats: tr.querySelector('.account-max').textContent,
+            away: tr.querySelector('.account-away').textContent,
+            actions: [...tr.querySelectorAll('.actions button')].map(b => b.textContent)}))""")
+
+    def account(self, agent_id):
+        return next((a for a in self.accounts() if a["agentId"] == agent_id), None)
+
+    def wait_account(self, agent_id, check=lambda a: True, what="", timeout=10):
+        return eventually(lambda: (a := self.account(agent_id)) and check(a) and a, timeout,
+                          f"{agent_id} in {self.name}'s accounts table {what} (shows {self.accounts()})")
+
+    def snippets(self):
+        return self.js("""return Object.fromEntries([...document.querySelectorAll('#snippets > li')].map(li => [li.dataset.departmentId, {
+            label: li.querySelector('label').textContent, text: li.querySelector('textarea').value,
+            copied: li.querySelector('.copied').textContent}]))""")
+
     def queues(self):
         return self.js("""return Object.fromEntries([...document.querySelectorAll('#queues tbody tr')].map(tr => [tr.dataset.departmentId, {
             open: tr.dataset.open === 'true', waiting: Number(tr.querySelector('.waiting').textContent),
@@ -138,15 +166,58 @@ class ConsolePage:
         self.driver.get(self.origin + "/console.html")
         eventually(lambda: self.visible("#login") or self.visible("#app"), 10, "the console to load")
 
-    def sign_in(self, agent_id):
-        self.open()
-        self.wait_visible("#login")
-        field = self.find("#agent-id")
-        field.clear()
-        field.send_keys(agent_id, Keys.ENTER)
+    def sign_in(self, login, password=AGENT_PASSWORD, state=r"^Online · Available$", open_=True):
+        """Signs in from the sign-in form (opening the console first unless `open_` is false)."""
+        if open_:
+            self.open()
+        self.wait_visible("#login-form")
+        for selector, value in (("#login-name", login), ("#password", password)):
+            field = self.find(selector)
+            field.clear()
+            field.send_keys(value)
+        self.find("#password").send_keys(Keys.ENTER)
         self.wait_visible("#app")
-        self.wait_state(r"^Online · Available$")
+        if state:
+            self.wait_state(state)
         return self
+
+    def login_error(self):
+        return self.text("#login-error")
+
+    def register(self, login, name, password, confirm=None):
+        """Fills in and sends the registration form (opened from the sign-in form)."""
+        if not self.visible("#register-form"):
+            self.click("#show-register")
+        self.wait_visible("#register-form")
+        for selector, value in (("#reg-login", login), ("#reg-name", name), ("#reg-password", password),
+                                ("#reg-confirm", password if confirm is None else confirm)):
+            field = self.find(selector)
+            field.clear()
+            field.send_keys(value)
+        self.find("#register-button").click()
+
+    def screen(self, which):
+        """Switches to the 'chats' or 'admin' screen (admins)."""
+        self.click("#screen-" + which)
+        self.wait_visible("#admin" if which == "admin" else "#chats-screen")
+
+    def account_button(self, agent_id, cls):
+        return self.find(f"#accounts tr[data-agent-id='{agent_id}'] .actions .{cls}")
+
+    def fill_account(self, roles=None, departments=None, max_chats=None, away=None):
+        """Sets the account dialog's checkboxes and fields (None: leave as they are)."""
+        self.wait_visible("#account-dialog")
+        for name, wanted in (("role", roles), ("dept", departments)):
+            if wanted is None:
+                continue
+            for box in self.driver.find_elements(By.CSS_SELECTOR, f"#account-dialog input[name='{name}']"):
+                if box.is_selected() != (box.get_attribute("value") in wanted):
+                    box.click()
+        for selector, value in (("#account-max", max_chats), ("#account-away", away)):
+            if value is not None:
+                field = self.find(selector)
+                field.clear()
+                field.send_keys(str(value))
 
     def take(self, name):
         chat = next(c for c in self.incoming() if c["name"] == name)

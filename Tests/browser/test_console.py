@@ -5,6 +5,7 @@ artifacts/screenshots/ (console-chat.png is the README's picture)."""
 
 import re
 import time
+import uuid
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
@@ -29,26 +30,38 @@ def seconds(clock):
     return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
 
 
+def admin_password(system):
+    """The password chat-dev gave its first admin ("admin": admin, supervisor and agent of
+    support and sales) when it created the data folder."""
+    return (system.data / "admin-password").read_text().splitlines()[0]
+
+
 def people_state(gateway, token, agent_id):
     _, body, _ = gateway.request("GET", "/api/v1/people", token=token)
     return next(p for p in body["people"] if p["agentId"] == agent_id)
 
 
 def test_sign_in_availability_reload_and_sign_out(gateway, consoles):
-    """Sign-in by agent id (errors shown), own state with the availability and busy toggles,
-    a server error in the alert region, the reconnecting banner, reload and sign-out."""
+    """Sign-in with login name and password (a wrong password shows the server's error), own
+    state with the availability and busy toggles, a server error in the alert region, the
+    reconnecting banner, reload, and sign-out ending the session on the server."""
     bob = consoles("bob")
     bob.open()
     bob.wait_visible("#login")
-    assert bob.active() == "#agent-id"
-    bob.find("#agent-id").send_keys(Keys.ENTER)
-    eventually(lambda: bob.text("#login-error") == "Please enter your agent id.", 5, "the empty-id error")
-    bob.find("#agent-id").send_keys("carol", Keys.ENTER)
-    eventually(lambda: bob.text("#login-error") == "Could not sign in: There is no agent 'carol'.", 5, "the unknown-agent error")
-    assert bob.find("#agent-id").get_attribute("aria-invalid") == "true"
+    assert bob.active() == "#login-name"
+    bob.find("#login-name").send_keys(Keys.ENTER)
+    eventually(lambda: bob.login_error() == "Please enter your login name and password.", 5, "the empty-fields error")
+    assert bob.find("#login-name").get_attribute("aria-invalid") is not None
+    bob.find("#login-name").send_keys("bob")
+    bob.find("#password").send_keys("not-the-password", Keys.ENTER)
+    eventually(lambda: bob.login_error() == "Could not sign in: The login name or the password is wrong.", 5,
+               "the wrong-password error")
+    assert bob.find("#password").get_attribute("aria-invalid") is not None
+    assert bob.active() == "#password" and bob.find("#password").get_attribute("value") == ""
+    assert bob.visible("#login-form") and not bob.visible("#app")
     bob.screenshot("console-01-sign-in-error")
 
-    bob.sign_in("bob")
+    bob.sign_in("bob", open_=False)
     assert bob.text("#me-name") == "Bob Berg"
     assert bob.find("#toggle-available").get_attribute("aria-pressed") == "true"
     assert bob.find("#toggle-busy").get_attribute("aria-pressed") == "false"
@@ -95,9 +108,16 @@ def test_sign_in_availability_reload_and_sign_out(gateway, consoles):
     bob.click("#alerts .alert button")
     assert bob.alerts() == []
 
+    # Sign-out ends the session on the server: the token is refused from now on, and bob
+    # is offline at once (no grace period).
     bob.click("#sign-out")
     bob.wait_visible("#login")
     assert bob.session() is None
+    assert bob.login_error() == ""
+    status, body, _ = gateway.request("GET", "/api/v1/agents/me", token=token)
+    assert (status, body["error"]["code"]) == (401, "session_ended")
+    _, admin, _ = gateway.request("POST", "/api/v1/agents/sessions", {"login": "admin", "password": admin_password(gateway)})
+    eventually(lambda: people_state(gateway, admin["token"], "bob")["status"] == "offline", 5, "bob offline after signing out")
     bob.driver.refresh()
     bob.wait_visible("#login")
 
@@ -346,6 +366,7 @@ def test_park_invite_transfer_return_close_and_wrap_up(gateway, consoles, visito
 def test_people_colours_and_queue_overview_follow_changes(gateway, consoles, visitors):
     """B4 people view with coloured states; C11 queue overview counters, live."""
     alice = consoles("alice").sign_in("alice")
+    assert not alice.visible("#screens") and alice.supervision() == {}, "an agent has no admin screen and no supervisor controls"
     eventually(lambda: alice.people().get("bob", {}).get("state") == "offline", 10, "bob offline")
     bob = consoles("bob").sign_in("bob")
     green, yellow, red = "rgb(46, 157, 68)", "rgb(240, 180, 0)", "rgb(217, 48, 37)"
@@ -387,6 +408,191 @@ def test_people_colours_and_queue_overview_follow_changes(gateway, consoles, vis
     alice.click("#queues tr[data-department-id='sales'] .queue-login")
     eventually(lambda: alice.queues()["sales"]["open"] and alice.queues()["sales"]["loggedIn"], 10, "sales open again")
     assert alice.alerts() == []
+
+
+def test_register_approve_and_sessions_ended_by_an_admin(gateway, consoles):
+    """B1: registering (the form's and the server's errors shown), waiting for approval while
+    the admin, in another browser, sees the registration arrive live at the top of the
+    accounts table and approves it with roles and departments; the registrant is told and
+    signs in. The admin edits the account, ends its sessions (the console says why) and
+    disables it (sign-in refused)."""
+    name, password = 'Dora <b>Diaz</b>', "dora-" + uuid.uuid4().hex[:12]
+    dora = consoles("dora")
+    dora.open()
+    dora.wait_visible("#login-form")
+    dora.click("#show-register")
+    dora.wait_visible("#register-form")
+    assert dora.active() == "#reg-login"
+    dora.register("dora", name, password, confirm=password + "x")
+    eventually(lambda: dora.text("#register-error") == "The two passwords differ.", 5, "the confirmation error")
+    assert dora.active() == "#reg-confirm"
+    dora.register("bob", name, password)
+    eventually(lambda: dora.text("#register-error") == "Could not register: The login name 'bob' is taken; choose another. (login_taken)",
+               5, "the server's login_taken error")
+    assert dora.find("#reg-login").get_attribute("aria-invalid") == "true"
+
+    admin = consoles("admin").sign_in("admin", admin_password(gateway))
+    assert admin.text("#me-roles") == "Agent · Supervisor · Admin"
+    admin.screen("admin")
+    admin.wait_account("bob")
+    assert not any(a["status"] == "pending" for a in admin.accounts())
+
+    dora.register("dora", name, password)
+    dora.wait_visible("#register-wait")
+    assert dora.find("#register-wait").get_attribute("data-status") == "pending"
+    assert dora.text("#register-status").startswith("Your registration as “dora” waits for an administrator's approval.")
+    dora.screenshot("console-11-registration-waiting")
+    status, body, _ = gateway.request("POST", "/api/v1/agents/sessions", {"login": "dora", "password": password})
+    assert (status, body["error"]["code"]) == (403, "account_pending")
+
+    # Live at the admin's, first in the table, with the name as text.
+    row = admin.wait_account("dora", lambda a: a["status"] == "pending", "pending")
+    assert admin.accounts()[0]["agentId"] == "dora"
+    assert (row["name"], row["statusLabel"], row["actions"]) == (name, "Waiting for approval", ["Approve…", "Reject…"])
+    assert admin.text("#pending-badge") == "1"
+    admin.account_button("dora", "approve").click()
+    admin.wait_visible("#account-dialog")
+    assert admin.text("#account-title") == f"Approve {name}"
+    admin.fill_account(roles=set(), departments={"support"})
+    admin.click("#account-save")
+    eventually(lambda: admin.text("#account-error") == "Choose at least one role.", 5, "the missing-role error")
+    admin.fill_account(roles={"agent"}, departments={"support"})
+    admin.screenshot("console-12-approve-dialog")
+    admin.click("#account-save")
+    admin.wait_visible("#account-dialog", visible=False)
+    admin.wait_account("dora", lambda a: (a["status"], a["roles"], a["departments"]) == ("active", "Agent", "Customer Support"), "approved")
+    assert admin.visible("#pending-badge") is False
+
+    # The registrant's page asks every 3 s: told, and signs in with the login name filled in.
+    eventually(lambda: dora.find("#register-wait").get_attribute("data-status") == "active", 10, "dora told of the approval")
+    assert dora.text("#register-status") == "Your account “dora” was approved. You can sign in now."
+    assert dora.active() == "#register-signin"
+    dora.screenshot("console-13-registration-approved")
+    dora.click("#register-signin")
+    dora.wait_visible("#login-form")
+    assert dora.find("#login-name").get_attribute("value") == "dora" and dora.active() == "#password"
+    dora.sign_in("dora", password, open_=False)
+    assert dora.text("#me-name") == name and not dora.visible("#screens")
+    assert set(dora.queues()) == {"support"}
+
+    # Edit: a second department and a maximum of chats.
+    admin.account_button("dora", "edit").click()
+    admin.fill_account(departments={"support", "sales"}, max_chats=3, away=10)
+    admin.click("#account-save")
+    admin.wait_visible("#account-dialog", visible=False)
+    admin.wait_account("dora", lambda a: (a["departments"], a["maxChats"], a["away"]) == ("Customer Support, Sales", "3", "10 min"), "edited")
+    admin.screenshot("console-14-accounts")
+
+    # End sessions (asked first): dora's console shows the sign-in form and why.
+    admin.account_button("dora", "end-sessions").click()
+    admin.confirm(yes=True)
+    dora.wait_visible("#login-form")
+    eventually(lambda: dora.login_error() == "You were signed out: Your session has ended; sign in again. (session_ended)", 5,
+               "the session-ended message")
+    assert dora.find("#login-name").get_attribute("value") == "dora" and dora.session() is None
+    dora.screenshot("console-15-session-ended")
+
+    # She signs in again; then the admin disables the account: signed out, sign-in refused.
+    dora.sign_in("dora", password, open_=False)
+    admin.account_button("dora", "disable").click()
+    assert "cannot sign in until the account is enabled again" in admin.text("#confirm-text")
+    admin.confirm(yes=True)
+    admin.wait_account("dora", lambda a: a["status"] == "disabled" and a["actions"] == ["Enable", "Edit…"], "disabled")
+    dora.wait_visible("#login-form")
+    eventually(lambda: "(session_ended)" in dora.login_error(), 5, "the session-ended message")
+    dora.find("#password").send_keys(password, Keys.ENTER)
+    eventually(lambda: dora.login_error() == "Could not sign in: This account is disabled; ask an administrator.", 5,
+               "the account_disabled error")
+    assert admin.alerts() == [] and dora.alerts() == []
+
+
+def test_supervisor_watches_queues_logs_agents_in_and_out_and_signs_them_out(gateway, consoles, visitors):
+    """B5 for supervisors (sam: agent and supervisor of support): the overview's counters
+    follow a visitor's chat; per-agent queue checkboxes log bob out of and back in to the
+    support queue; Sign out (asked first) ends bob's session, his console says so, and his
+    chat goes back to the queue, where sam sees it. B2: sam idle shows as away."""
+    sam = consoles("sam").sign_in("sam")
+    bob = consoles("bob").sign_in("bob")
+    gateway.wait_department(True)
+    assert sam.text("#me-roles") == "Agent · Supervisor" and not sam.visible("#screens")
+    eventually(lambda: sam.supervision().get("bob") == {"queues": {"support": True}, "signOut": True}, 10, "controls for bob")
+    assert "sam" not in sam.supervision(), "no controls for oneself"
+    assert bob.supervision() == {}, "agents have no supervisor controls"
+
+    # B2: with an away time of 3 s sam shows as away when idle (own pill, orange in bob's
+    # people view); moving the mouse sends an activity frame and brings him back.
+    token = sam.session()["token"]
+    status, body, _ = gateway.request("PUT", "/api/v1/agents/me/settings", {"awayAfterMinutes": 0.05}, token=token)
+    assert status == 200 and body["account"]["awayAfterMinutes"] == 0.05, body
+    try:
+        sam.wait_state(r"^Away$", timeout=15)
+        assert sam.find("#me-state").get_attribute("data-state") == "away"
+        eventually(lambda: bob.people()["sam"] == {"state": "away", "label": "Away", "color": "rgb(232, 113, 10)"}, 10,
+                   "sam orange at bob's")
+        sam.screenshot("console-16-away")
+        ActionChains(sam.driver).move_to_element(sam.find("#incoming-title")).move_by_offset(3, 3).perform()
+        sam.wait_state(r"^Online · Available$")
+    finally:
+        gateway.request("PUT", "/api/v1/agents/me/settings", {"awayAfterMinutes": 5}, token=token)
+
+    # Counters: a visitor waits, bob takes the chat.
+    eventually(lambda: (sam.queues()["support"]["waiting"], sam.queues()["support"]["ongoing"]) == (0, 0), 10, "an empty queue")
+    vera = visitors("Vera")
+    eventually(lambda: sam.queues()["support"]["waiting"] == 1, 10, "Vera waiting in sam's overview")
+    sam.wait_incoming(lambda names: names == ["Vera"], "Vera")
+    bob.wait_incoming(lambda names: names == ["Vera"], "Vera")
+    bob.take("Vera")
+    bob.wait_my_chat("Vera", lambda c: c["group"] == "active")
+    eventually(lambda: (sam.queues()["support"]["waiting"], sam.queues()["support"]["ongoing"]) == (0, 1), 10, "Vera's chat ongoing")
+    sam.wait_incoming(lambda names: names == [], "Vera taken")
+
+    # Sam logs bob out of the support queue (bob's own checkbox follows) and back in.
+    bob_support = "#people li[data-agent-id='bob'] .agent-queue[data-department-id='support']"
+    sam.click(bob_support)
+    eventually(lambda: sam.supervision()["bob"]["queues"] == {"support": False}, 10, "bob logged out at sam's")
+    eventually(lambda: not bob.queues()["support"]["loggedIn"], 10, "bob's own checkbox cleared")
+    sam.click(bob_support)
+    eventually(lambda: sam.supervision()["bob"]["queues"] == {"support": True}, 10, "bob logged in again at sam's")
+    eventually(lambda: bob.queues()["support"]["loggedIn"], 10, "bob's own checkbox set")
+
+    # Sign bob out: asked first; his console shows why; Vera's chat goes back to the queue.
+    sam.click("#people li[data-agent-id='bob'] .sign-out-agent")
+    sam.wait_visible("#confirm")
+    assert sam.text("#confirm-title") == "Sign out Bob Berg?" and sam.active() == "#confirm-no"
+    sam.screenshot("console-17-supervisor-sign-out")
+    sam.confirm(yes=True)
+    bob.wait_visible("#login-form")
+    eventually(lambda: bob.login_error() == "You were signed out: Your session has ended; sign in again. (session_ended)", 5,
+               "why bob was signed out")
+    sam.wait_incoming(lambda names: names == ["Vera"], "Vera back in the queue", timeout=15)
+    eventually(lambda: (sam.queues()["support"]["waiting"], sam.queues()["support"]["ongoing"]) == (1, 0), 10,
+               "the overview counting Vera as waiting again")
+    eventually(lambda: sam.people()["bob"]["state"] == "offline", 10, "bob offline at sam's")
+    assert vera.chat()["status"] == "queued"
+    sam.screenshot("console-18-supervisor")
+    assert sam.alerts() == []
+
+
+def test_admin_copies_a_widget_snippet(gateway, consoles):
+    """The admin screen shows each department's widget snippet (the attribute widget.js
+    reads: data-department) with a Copy button."""
+    admin = consoles("admin")
+    admin.driver.execute_cdp_cmd("Browser.grantPermissions", {
+        "origin": admin.origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    admin.sign_in("admin", admin_password(gateway))
+    admin.screen("admin")
+    shown = eventually(lambda: (s := admin.snippets()) and set(s) == {"support", "sales"} and s, 10, "both departments' snippets")
+    for department in ("support", "sales"):
+        assert shown[department]["text"] == f'<script src="{admin.origin}/widget.js" data-department="{department}" async></script>'
+    assert shown["support"]["label"] == "Customer Support support"
+    admin.click("#snippets li[data-department-id='sales'] .copy")
+    eventually(lambda: admin.snippets()["sales"]["copied"] == "Copied the Sales snippet.", 5, "the copied note")
+    clipboard = admin.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1]; navigator.clipboard.readText().then(done, (e) => done('error: ' + e));")
+    assert clipboard == shown["sales"]["text"]
+    admin.screenshot("console-19-widget-snippets")
+    admin.screen("chats")
+    assert admin.active() == "#screen-chats"
 
 
 def test_offers_accept_decline_and_expiry(offer_gateway, consoles, visitors):

@@ -109,7 +109,9 @@ final class ConnectionHub: Sendable {
                 push(frame: APIJSON.string(DepartmentUpdatedFrame(department: department))) { _ in true }
             case .accountChanged(let account):
                 endSessions(of: account)
-                push(frame: APIJSON.string(AccountUpdatedFrame(account: AccountView(account)))) { $0.caller.has(.admin) }
+                push(frame: APIJSON.string(AccountUpdatedFrame(account: AccountView(account)))) {
+                    $0.caller.has(.admin) || ($0.caller.role == .agent && $0.caller.id == account.agentId)
+                }
             case .reply:
                 break
             }

@@ -302,7 +302,7 @@ enum GatewayStore {
                 SELECT COUNT(*) FROM chats WHERE department_id = ? AND status IN ('queued', 'offered') AND (queued_at < ? OR (queued_at = ? AND id < ?))
                 """, arguments: [view.departmentId, view.queuedAt.timeIntervalSince1970, view.queuedAt.timeIntervalSince1970, view.chatId]) ?? 0
             view.position = ahead + 1
-            view.estimatedWaitSeconds = try averageWait(db, department: view.departmentId).map { $0 * Double(ahead + 1) }
+            view.estimatedWaitSeconds = try secondsPerPlace(db, department: view.departmentId).map { $0 * Double(ahead + 1) }
         }
         return view
     }
@@ -318,16 +318,33 @@ enum GatewayStore {
             var view = chatView(row)
             let position = positions[view.departmentId, default: 0] + 1
             positions[view.departmentId] = position
-            if averages[view.departmentId] == nil { averages[view.departmentId] = try averageWait(db, department: view.departmentId) }
+            if averages[view.departmentId] == nil { averages[view.departmentId] = try secondsPerPlace(db, department: view.departmentId) }
             view.position = position
             view.estimatedWaitSeconds = averages[view.departmentId].flatMap { $0 }.map { $0 * Double(position) }
             return view
         }
     }
 
-    /// Average time from queued to assigned over the department's last 20 assigned chats.
-    static func averageWait(_ db: Database, department: String) throws -> Double? {
-        try Double.fetchOne(db, sql: """
+    /// How long each place in the department's queue takes (A8), from recent handling
+    /// times: the average active handling time of its last 20 closed chats, shared by the
+    /// agents online and logged in to its queue (each taken as serving one chat at a time,
+    /// so the estimate errs long). Before any chat closed: the average time from queued to
+    /// assigned of its last 20 assigned chats. Nil with no history at all.
+    static func secondsPerPlace(_ db: Database, department: String) throws -> Double? {
+        let handling = try Double.fetchOne(db, sql: """
+            SELECT AVG(handled_seconds) FROM (
+                SELECT handled_seconds FROM chats WHERE department_id = ? AND status = 'closed' AND handled_seconds > 0
+                ORDER BY closed_at DESC LIMIT 20)
+            """, arguments: [department])
+        if let handling {
+            let agents = try Row.fetchAll(db, sql: "SELECT department_ids, queues FROM agents WHERE status = 'online'").filter { row in
+                let departments = (try? JSONDecoder().decode([String].self, from: Data((row["department_ids"] as String).utf8))) ?? []
+                let queues = (row["queues"] as String?).flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? departments
+                return departments.contains(department) && queues.contains(department)
+            }.count
+            return handling / Double(max(1, agents))
+        }
+        return try Double.fetchOne(db, sql: """
             SELECT AVG(assigned_at - queued_at) FROM (
                 SELECT assigned_at, queued_at FROM chats WHERE department_id = ? AND assigned_at IS NOT NULL ORDER BY assigned_at DESC LIMIT 20)
             """, arguments: [department])

@@ -29,7 +29,9 @@ public struct ChatView: Codable, Sendable, Equatable {
     public var activeSince: Date?
     /// While queued: 1 for the next chat to be served in its department.
     public var position: Int?
-    /// While queued: `position` × the department's average wait of its last 20 assigned chats.
+    /// While queued: `position` × how long a place takes: the average handling time of the
+    /// department's last 20 closed chats divided by its agents online in its queue (before
+    /// any chat closed: the average wait of its last 20 assigned chats).
     public var estimatedWaitSeconds: Double?
     /// An offline message (A2): the e-mail address the visitor wants the answer at.
     public var contactEmail: String? = nil

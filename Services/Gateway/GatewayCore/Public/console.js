@@ -7,6 +7,7 @@
   const API = location.origin + '/api/v1';
   const SOCKET = location.origin.replace(/^http/, 'ws') + '/api/v1/socket';
   const KEY = 'livechat-console'; // sessionStorage: survives a reload of this tab only
+  const REG_KEY = 'livechat-console:registration'; // sessionStorage: a registration waiting for approval
   const MUTE_KEY = 'livechat-console:muted'; // localStorage: a setting of this browser
 
   // ---- Small helpers ----
@@ -40,7 +41,7 @@
   }
 
   // ---- What survives a reload (this tab only) ----
-  // {token, id, displayName, chats: {chatId: {seen, heard}}, pending: [{chatId, id, text}], selected}
+  // {token, id, displayName, roles, departmentIds, chats: {chatId: {seen, heard}}, pending: [{chatId, id, text}], selected, screen}
   let saved = {};
   try { saved = JSON.parse(sessionStorage.getItem(KEY)) || {}; } catch (e) { saved = {}; }
   saved.chats = saved.chats || {};
@@ -49,14 +50,15 @@
     if (!me) return;
     const chats = {};
     for (const [id, conv] of convs) if (conv.mine) chats[id] = { seen: conv.seen, heard: conv.heard };
-    saved = { token: me.token, id: me.id, displayName: me.displayName, chats, pending: saved.pending, selected: selectedId };
+    saved = { token: me.token, id: me.id, displayName: me.displayName, roles: me.roles, departmentIds: me.departmentIds,
+      chats, pending: saved.pending, selected: selectedId, screen };
     try { sessionStorage.setItem(KEY, JSON.stringify(saved)); } catch (e) { /* storage blocked: memory only */ }
   }
   let muted = false;
   try { muted = localStorage.getItem(MUTE_KEY) === '1'; } catch (e) { /* default */ }
 
   // ---- State ----
-  let me = null; // {token, id, displayName}
+  let me = null; // {token, id, displayName, roles, departmentIds}
   let ws = null, live = false, tries = 0, retryTimer = 0, retryAt = 0, connectedOnce = false;
   let resumeListed = new Set(); // chats listed in `resume` by the current socket
   const waiting = new Map(); // chatId -> Chat waiting in one of my departments (queued/offered)
@@ -67,6 +69,22 @@
   let selectedId = null;
   const busyButtons = new Set(); // requests in flight, by a key, so a double click sends once
   const touched = new Map(); // chatId -> when its state last changed here (performance.now())
+  let screen = 'chats'; // 'chats' or 'admin' (admins only)
+  const accounts = new Map(); // agentId -> AccountView (admins: GET /accounts, then account.updated frames)
+  let accountsLoaded = false;
+  let signingOut = false; // our own DELETE /agents/sessions/current is on its way
+
+  // Roles (B1): only agents take chats and have an availability; supervisors (and admins)
+  // log agents in and out of queues and sign them out; admins manage accounts.
+  const hasRole = (role) => !!(me && (me.roles || ['agent']).includes(role));
+  const isAgent = () => hasRole('agent');
+  const isAdmin = () => hasRole('admin');
+  const isSupervisor = () => hasRole('supervisor') || isAdmin();
+  const myDepartments = () => (me && me.departmentIds) || (myPerson() || {}).departmentIds || null;
+  // The departments of `agent` whose queues I may log them in to (admins: all of theirs).
+  const supervisedOf = (agent) => (isAdmin() ? agent.departmentIds : agent.departmentIds.filter((d) => (myDepartments() || []).includes(d)));
+  const canSupervise = (agent) => isSupervisor() && me && agent.agentId !== me.id && supervisedOf(agent).length > 0;
+  const canTake = (c) => isAgent() && (!myDepartments() || myDepartments().includes(c.departmentId));
 
   const deptName = (id) => (departments.get(id) || overview.get(id)?.queue || { displayName: id }).displayName;
   const myPerson = () => (people || []).find((p) => p.agentId === (me && me.id));
@@ -80,8 +98,19 @@
 
   // ---- The page ----
   const ui = {
-    login: $('login'), loginForm: $('login-form'), agentId: $('agent-id'), loginError: $('login-error'), loginButton: $('login-button'),
-    app: $('app'), meName: $('me-name'), meState: $('me-state'),
+    login: $('login'), loginForm: $('login-form'), loginName: $('login-name'), password: $('password'), loginError: $('login-error'), loginButton: $('login-button'),
+    showRegister: $('show-register'), showLoginForm: $('show-login'),
+    registerForm: $('register-form'), regLogin: $('reg-login'), regName: $('reg-name'), regPassword: $('reg-password'), regConfirm: $('reg-confirm'),
+    registerError: $('register-error'), registerButton: $('register-button'),
+    registerWait: $('register-wait'), registerWaitTitle: $('register-wait-title'), registerStatus: $('register-status'),
+    registerPollError: $('register-poll-error'), registerSignIn: $('register-signin'), registerDone: $('register-done'),
+    app: $('app'), meName: $('me-name'), meState: $('me-state'), meRoles: $('me-roles'),
+    screens: $('screens'), screenChats: $('screen-chats'), screenAdmin: $('screen-admin'), pendingBadge: $('pending-badge'),
+    chatsScreen: $('chats-screen'), admin: $('admin'), accounts: document.querySelector('#accounts tbody'), accountsEmpty: $('accounts-empty'),
+    accountsPending: $('accounts-pending'), snippets: $('snippets'),
+    accountDialog: $('account-dialog'), accountForm: $('account-form'), accountTitle: $('account-title'), accountWho: $('account-who'),
+    accountRoles: $('account-roles'), accountDepts: $('account-depts'), accountMax: $('account-max'), accountAway: $('account-away'),
+    accountError: $('account-error'), accountSave: $('account-save'), accountCancel: $('account-cancel'),
     available: $('toggle-available'), busy: $('toggle-busy'), mute: $('toggle-mute'), notify: $('enable-notifications'), signOut: $('sign-out'),
     banner: $('banner'), bannerText: $('banner-text'), reconnectNow: $('reconnect-now'), alerts: $('alerts'), info: $('info'),
     incoming: $('incoming'), incomingCount: $('incoming-count'), incomingEmpty: $('incoming-empty'),
@@ -134,7 +163,9 @@
       const err = new Error((data.error && data.error.message) || `HTTP ${res.status}`);
       err.status = res.status;
       err.code = data.error && data.error.code;
-      if (res.status === 401 && !anonymous && me) expired();
+      if (res.status === 401 && !anonymous && me && !signingOut) {
+        if (err.code === 'session_ended') sessionEnded(err); else expired();
+      }
       throw err;
     }
     return data;
@@ -157,26 +188,33 @@
   }
 
   // ---- Signing in and out ----
+  const codeOf = (err) => (err && err.code ? ` (${err.code})` : '');
+
   async function signIn(e) {
     e.preventDefault();
-    const id = ui.agentId.value.trim();
-    if (!id) {
-      ui.loginError.textContent = 'Please enter your agent id.';
-      ui.agentId.setAttribute('aria-invalid', 'true');
-      ui.agentId.focus();
+    const login = ui.loginName.value.trim().toLowerCase();
+    const password = ui.password.value;
+    ui.loginName.toggleAttribute('aria-invalid', !login);
+    ui.password.toggleAttribute('aria-invalid', !password);
+    if (!login || !password) {
+      ui.loginError.textContent = 'Please enter your login name and password.';
+      (login ? ui.password : ui.loginName).focus();
       return;
     }
-    ui.agentId.removeAttribute('aria-invalid');
     ui.loginError.textContent = '';
     ui.loginButton.disabled = true;
     try {
-      const session = await call('POST', '/agents/sessions', { agentId: id }, true);
+      const session = await call('POST', '/agents/sessions', { login, password }, true);
       saved = { chats: {}, pending: [] };
-      start({ token: session.token, id: session.id, displayName: session.displayName });
+      ui.password.value = '';
+      forgetRegistration();
+      start({ token: session.token, id: session.id, displayName: session.displayName, roles: session.roles, departmentIds: session.departmentIds });
     } catch (err) {
+      // wrong_credentials, account_pending, account_disabled, account_rejected, too_many_attempts, ...
       ui.loginError.textContent = `Could not sign in: ${err.message}`;
-      ui.agentId.setAttribute('aria-invalid', 'true');
-      ui.agentId.focus();
+      const wrong = err.code === 'wrong_credentials';
+      ui.password.toggleAttribute('aria-invalid', wrong);
+      if (wrong) { ui.password.value = ''; ui.password.focus(); } else ui.loginName.focus();
     } finally {
       ui.loginButton.disabled = false;
     }
@@ -186,13 +224,36 @@
     const held = [...convs.values()].filter((c) => c.mine && c.chat && c.chat.status !== 'closed').length;
     if (held && !(await confirmDialog('Sign out?',
       `You hold ${held} chat${held === 1 ? '' : 's'}. Once you are signed out, your active chats go back to the queue.`, 'Sign out'))) return;
+    if (!me) return;
+    // The session ends on the server (every tab and gateway); the socket closes with it and
+    // the agent goes offline at once.
+    signingOut = true;
+    let problem = null;
+    try {
+      await call('DELETE', '/agents/sessions/current');
+    } catch (err) {
+      if (err.status !== 401) problem = err; // 401: it had ended already
+    } finally {
+      signingOut = false;
+    }
+    const login = me && me.id;
     stop();
-    showLogin('');
+    showLogin(problem ? `Signed out on this page, but the server could not end the session: ${problem.message}${codeOf(problem)}` : '', login);
   }
 
   function expired() {
+    const login = me && me.id;
     stop();
-    showLogin('Your session has expired. Please sign in again.');
+    showLogin('Your session has expired. Please sign in again.', login);
+  }
+
+  // The session was ended elsewhere: signed out in another tab, by a supervisor or an
+  // admin, or the account was disabled (a `session_ended` frame or HTTP 401).
+  function sessionEnded(err) {
+    if (!me || signingOut) return;
+    const login = me.id;
+    stop();
+    showLogin(`You were signed out: ${err.message || 'Your session has ended.'}${codeOf(err) || ' (session_ended)'}`, login);
   }
 
   function stop() {
@@ -203,23 +264,145 @@
     const s = ws;
     ws = null;
     live = false;
+    connectedOnce = false;
     if (s) s.close(1000, 'signed out');
     waiting.clear();
     convs.clear();
     overview.clear();
+    accounts.clear();
+    accountsLoaded = false;
     people = null;
     selectedId = null;
+    screen = 'chats';
+    for (const dialog of [ui.accountDialog, ui.confirm, ui.pick]) if (dialog.open) dialog.close('cancel');
     ui.alerts.textContent = '';
     ui.log.textContent = '';
-    for (const list of [ui.incoming, ui.active, ui.parked, ui.wrapups, ui.people, ui.queues]) list.textContent = '';
+    for (const list of [ui.incoming, ui.active, ui.parked, ui.wrapups, ui.people, ui.queues, ui.accounts, ui.snippets]) list.textContent = '';
   }
 
-  function showLogin(message) {
+  function showLogin(message, login) {
     ui.app.hidden = true;
     ui.login.hidden = false;
-    ui.loginError.textContent = message;
     document.title = 'Agent console · livechat';
-    ui.agentId.focus();
+    if (registration && !message) return showCard('wait');
+    showCard('login');
+    ui.loginError.textContent = message;
+    if (login) ui.loginName.value = login;
+    (ui.loginName.value ? ui.password : ui.loginName).focus();
+  }
+
+  // One of the cards of the sign-in page: 'login', 'register' or 'wait' (for approval).
+  function showCard(which) {
+    ui.loginForm.hidden = which !== 'login';
+    ui.registerForm.hidden = which !== 'register';
+    ui.registerWait.hidden = which !== 'wait';
+    if (which === 'register') { ui.registerError.textContent = ''; ui.regLogin.focus(); }
+    if (which === 'wait') renderRegistration();
+  }
+
+  // ---- Registering (B1): a registration waits until an admin approves or rejects it ----
+  let registration = null; // {registrationId, login, status}
+  try { registration = JSON.parse(sessionStorage.getItem(REG_KEY)); } catch (e) { registration = null; }
+  let registrationTimer = 0;
+  const LOGIN_NAME = /^[a-z0-9][a-z0-9._-]{1,63}$/;
+
+  async function register(e) {
+    e.preventDefault();
+    const login = ui.regLogin.value.trim().toLowerCase();
+    const name = ui.regName.value.trim();
+    const password = ui.regPassword.value;
+    const fields = [ui.regLogin, ui.regName, ui.regPassword, ui.regConfirm];
+    for (const f of fields) f.removeAttribute('aria-invalid');
+    let problem = null, field = null;
+    if (!LOGIN_NAME.test(login)) [problem, field] = ['A login name has 2 to 64 characters: lower-case letters, digits, “.”, “_” or “-”, starting with a letter or digit.', ui.regLogin];
+    else if (!name) [problem, field] = ['Please enter the name visitors and colleagues see.', ui.regName];
+    else if (password.length < 8 || password.length > 128) [problem, field] = ['A password needs 8 to 128 characters.', ui.regPassword];
+    else if (password !== ui.regConfirm.value) [problem, field] = ['The two passwords differ.', ui.regConfirm];
+    if (problem) {
+      ui.registerError.textContent = problem;
+      field.setAttribute('aria-invalid', 'true');
+      field.focus();
+      return;
+    }
+    ui.registerError.textContent = '';
+    ui.registerButton.disabled = true;
+    try {
+      const answer = await call('POST', '/accounts', { login, displayName: name, password }, true);
+      registration = answer.registration;
+      keepRegistration();
+      ui.regPassword.value = ui.regConfirm.value = '';
+      ui.registerPollError.textContent = '';
+      showCard('wait');
+      ui.registerDone.focus();
+      registrationTimer = setTimeout(pollRegistration, 3000);
+    } catch (err) {
+      // login_taken (409), invalid_request (422), ...
+      ui.registerError.textContent = `Could not register: ${err.message}${codeOf(err)}`;
+      const target = err.code === 'login_taken' || /login/i.test(err.message) ? ui.regLogin : /password/i.test(err.message) ? ui.regPassword : ui.regName;
+      target.setAttribute('aria-invalid', 'true');
+      target.focus();
+    } finally {
+      ui.registerButton.disabled = false;
+    }
+  }
+
+  function keepRegistration() {
+    try { sessionStorage.setItem(REG_KEY, JSON.stringify(registration)); } catch (e) { /* memory only */ }
+  }
+  function forgetRegistration() {
+    registration = null;
+    clearTimeout(registrationTimer);
+    try { sessionStorage.removeItem(REG_KEY); } catch (e) { /* nothing kept */ }
+  }
+
+  const registrationTexts = {
+    pending: ['Registration sent', (l) => `Your registration as “${l}” waits for an administrator's approval. This page checks every few seconds and tells you when it is decided; you can leave it open.`],
+    active: ['Registration approved', (l) => `Your account “${l}” was approved. You can sign in now.`],
+    rejected: ['Registration not approved', (l) => `Your registration as “${l}” was not approved. Ask an administrator, or register again.`],
+    disabled: ['Account disabled', (l) => `Your account “${l}” was approved but is disabled now; ask an administrator.`],
+  };
+  function renderRegistration() {
+    if (!registration) return;
+    const [title, text] = registrationTexts[registration.status] || registrationTexts.pending;
+    ui.registerWait.dataset.status = registration.status;
+    ui.registerWaitTitle.textContent = title;
+    ui.registerStatus.textContent = text(registration.login);
+    ui.registerSignIn.hidden = registration.status !== 'active';
+    document.title = registration.status === 'pending' ? 'Waiting for approval · livechat' : `${title} · livechat`;
+  }
+
+  async function pollRegistration() {
+    clearTimeout(registrationTimer);
+    if (!registration || registration.status !== 'pending') return;
+    const asked = registration;
+    try {
+      const answer = (await call('GET', '/registrations/' + encodeURIComponent(asked.registrationId), undefined, true)).registration;
+      if (registration !== asked) return; // forgotten meanwhile
+      registration = answer;
+      keepRegistration();
+      ui.registerPollError.textContent = '';
+      if (!ui.registerWait.hidden) renderRegistration();
+      if (answer.status !== 'pending') {
+        beep();
+        if (!ui.registerWait.hidden) (answer.status === 'active' ? ui.registerSignIn : ui.registerDone).focus();
+        return;
+      }
+    } catch (err) {
+      if (registration !== asked) return;
+      ui.registerPollError.textContent = `Could not check the registration: ${err.message}${codeOf(err)}`;
+      if (err.status === 404) { forgetRegistration(); return; }
+    }
+    registrationTimer = setTimeout(pollRegistration, 3000);
+  }
+
+  function signInAfterRegistration() {
+    const login = registration ? registration.login : '';
+    forgetRegistration();
+    showCard('login');
+    ui.loginError.textContent = '';
+    ui.loginName.value = login;
+    ui.password.value = '';
+    ui.password.focus();
   }
 
   function start(session) {
@@ -227,6 +410,7 @@
     ui.login.hidden = true;
     ui.app.hidden = false;
     ui.meName.textContent = me.displayName;
+    screen = saved.screen === 'admin' && isAdmin() ? 'admin' : 'chats';
     // Chats and unsent messages this tab knew before a reload.
     for (const [id, marks] of Object.entries(saved.chats || {})) {
       const conv = ensureConv(id);
@@ -558,6 +742,19 @@
     render();
   }
 
+  // ---- Activity (B2): an idle agent shows as away and gets no new chats ----
+  // The user typed, clicked or moved the mouse: tell the server at most every 20 s, and at
+  // once (at most every 2 s) while shown as away, which makes the agent online again.
+  let activitySent = 0;
+  function onActivity() {
+    if (!me || !live || !ws || !isAgent()) return;
+    const since = Date.now() - activitySent;
+    const away = (myPerson() || {}).state === 'away';
+    if (since < 20000 && !(away && since >= 2000)) return;
+    activitySent = Date.now();
+    ws.send(JSON.stringify({ type: 'activity' }));
+  }
+
   // ---- The socket ----
   function connect() {
     clearTimeout(retryTimer);
@@ -578,6 +775,7 @@
       if (ws !== s) return;
       ws = null;
       live = false;
+      if (signingOut || !me) return render();
       if (e.code === 1008 && e.reason === 'unauthorized') return expired();
       if (e.code === 1008 && e.reason === 'malformed resume') {
         showError('The server refused to resume', new Error('the list of chats to resume was not accepted; reloading them'));
@@ -617,6 +815,8 @@
         // Chats this page holds that hello does not list: closed (maybe in wrap-up) or gone.
         for (const conv of [...convs.values()]) if (conv.mine && !inHello.has(conv.id)) refreshChat(conv.id);
         refreshAll();
+        refreshMe();
+        if (isAdmin()) refreshAccounts();
         for (const p of saved.pending) transmit(p); // same clientMessageId: stored once
         render();
         break;
@@ -654,6 +854,9 @@
         refreshPeopleSoon();
         renderSoon();
         break;
+      case 'account.updated': // admins, and our own account
+        onAccount(f.account);
+        break;
       case 'error':
         onErrorFrame(f);
         break;
@@ -663,6 +866,7 @@
   }
 
   function onErrorFrame(f) {
+    if (f.code === 'session_ended') return sessionEnded(f); // the socket closes next
     const conv = f.chatId && convs.get(f.chatId);
     const node = conv && f.clientMessageId && conv.outbox.get(f.clientMessageId);
     if (node) {
@@ -751,6 +955,50 @@
       else if (err.status !== 401) showError('Could not read a chat', err);
     }
   }
+  // The own account (roles, departments) as it is now: roles may change while signed in.
+  async function refreshMe() {
+    try {
+      applyOwnAccount((await call('GET', '/agents/me')).account);
+    } catch (err) {
+      if (err.status !== 401) showError('Could not read your account', err);
+    }
+  }
+  function applyOwnAccount(account) {
+    if (!me || account.agentId !== me.id) return;
+    const sees = () => JSON.stringify([isAdmin(), [...(me.departmentIds || [])].sort()]);
+    const before = sees();
+    me.roles = account.roles;
+    me.departmentIds = account.departmentIds;
+    me.displayName = account.displayName;
+    ui.meName.textContent = me.displayName;
+    if (screen === 'admin' && !isAdmin()) setScreen('chats');
+    save();
+    render();
+    // What the socket shows was fixed when it opened: open it again for the new departments.
+    if (sees() !== before && live) { reconnectNow(); if (isAdmin()) refreshAccounts(); }
+  }
+  async function refreshAccounts() {
+    if (!isAdmin()) return;
+    const asked = Date.now();
+    try {
+      const list = (await call('GET', '/accounts')).accounts;
+      const fresh = new Set(list.map((a) => a.agentId));
+      for (const [id, a] of accounts) if (!fresh.has(id) && (a.seenAt || 0) < asked) accounts.delete(id);
+      for (const a of list) if ((accounts.get(a.agentId)?.seenAt || 0) < asked) accounts.set(a.agentId, a);
+      accountsLoaded = true;
+      render();
+    } catch (err) {
+      if (err.status !== 401) showError('Could not read the accounts', err);
+    }
+  }
+  // An account changed (account.updated frames, answers to PATCH).
+  function onAccount(a) {
+    const account = Object.assign({}, a, { seenAt: Date.now() });
+    if (a.status === 'rejected') accounts.delete(a.agentId); else accounts.set(a.agentId, account);
+    if (me && a.agentId === me.id) applyOwnAccount(a);
+    renderSoon();
+  }
+
   const soon = (fn, wait) => { let t = 0; return () => { clearTimeout(t); t = setTimeout(fn, wait); }; };
   const refreshQueueSoon = soon(() => me && refreshQueue(), 250);
   const refreshPeopleSoon = soon(() => me && refreshPeople(), 200);
@@ -845,17 +1093,177 @@
   async function setQueue(departmentId, loggedIn) {
     const mine = myPerson();
     if (!mine) return;
-    const current = new Set(mine.queues || mine.departmentIds);
+    const current = new Set(queuesOf(mine));
     if (loggedIn) current.add(departmentId); else current.delete(departmentId);
     const departmentIds = mine.departmentIds.filter((d) => current.has(d));
     const res = await act('queues', `Could not ${loggedIn ? 'log in to' : 'log out of'} ${deptName(departmentId)}`,
       () => call('PUT', '/agents/me/queues', { departmentIds }));
     if (res) {
-      mine.queues = departmentIds; // shown at once; presence confirms through the people view
+      expectQueues(mine.agentId, departmentIds); // shown at once; presence confirms through the people view
       note(`${loggedIn ? 'Logged in to' : 'Logged out of'} ${deptName(departmentId)}.`);
       setTimeout(refreshPeople, 400); setTimeout(refreshPeople, 1500);
     }
     render();
+  }
+
+  // Queues just changed here are shown as asked until the people view agrees (or for 5 s):
+  // a people answer read before presence applied the change must not undo the checkbox.
+  const queueOverrides = new Map(); // agentId -> {queues, until}
+  const sameSet = (a, b) => a.length === b.length && a.every((x) => b.includes(x));
+  function expectQueues(agentId, queues) {
+    queueOverrides.set(agentId, { queues, until: Date.now() + 5000 });
+  }
+  function queuesOf(p) {
+    const actual = p.queues || p.departmentIds;
+    const o = queueOverrides.get(p.agentId);
+    if (!o) return actual;
+    if (sameSet(o.queues, actual) || Date.now() > o.until) { queueOverrides.delete(p.agentId); return actual; }
+    return o.queues;
+  }
+
+  // ---- Supervisors (B5): log agents in and out of queues, sign them out ----
+  async function setAgentQueue(agent, departmentId, loggedIn) {
+    const mine = supervisedOf(agent);
+    const current = new Set(queuesOf(agent).filter((d) => mine.includes(d)));
+    if (loggedIn) current.add(departmentId); else current.delete(departmentId);
+    const departmentIds = mine.filter((d) => current.has(d)); // exactly these of my departments
+    const res = await act('agent-queues-' + agent.agentId, `Could not log ${agent.displayName} ${loggedIn ? 'in to' : 'out of'} ${deptName(departmentId)}`,
+      () => call('PUT', `/agents/${encodeURIComponent(agent.agentId)}/queues`, { departmentIds }));
+    if (res) {
+      expectQueues(agent.agentId, queuesOf(agent).filter((d) => !mine.includes(d)).concat(departmentIds)); // presence confirms
+      note(`${agent.displayName} is logged ${loggedIn ? 'in to' : 'out of'} ${deptName(departmentId)}.`);
+      setTimeout(refreshPeople, 400); setTimeout(refreshPeople, 1500);
+    }
+    render();
+  }
+
+  async function signOutAgent(agent) {
+    const name = agent.displayName;
+    if (!(await confirmDialog(`Sign out ${name}?`,
+      `All of ${name}'s sessions end and ${name} goes offline at once; their chats go back to the queue. They can sign in again.`, 'Sign out'))) return;
+    const res = await act('sign-out-' + agent.agentId, `Could not sign out ${name}`,
+      () => call('POST', `/agents/${encodeURIComponent(agent.agentId)}/sign-out`).then(() => true));
+    if (res) { note(`${name} was signed out.`); setTimeout(refreshPeople, 300); }
+  }
+
+  // ---- Admins (B1): accounts and widget snippets ----
+  function setScreen(which) {
+    screen = which === 'admin' && isAdmin() ? 'admin' : 'chats';
+    if (screen === 'admin' && !accountsLoaded) refreshAccounts();
+    save();
+    render();
+  }
+
+  // Changes an account (PATCH); returns the account as it is now, or throws.
+  async function patchAccount(agentId, change) {
+    const account = (await call('PATCH', `/accounts/${encodeURIComponent(agentId)}`, change)).account;
+    onAccount(account);
+    return account;
+  }
+
+  async function accountAction(a, kind) {
+    const name = `${a.displayName} (${a.agentId})`;
+    const ask = {
+      reject: [`Reject ${a.displayName}'s registration?`, `${name} cannot sign in, and the login name becomes free again.`, 'Reject'],
+      disable: [`Disable ${a.displayName}?`, `${name} is signed out everywhere at once and cannot sign in until the account is enabled again. Their chats go back to the queue.`, 'Disable'],
+      end: [`End ${a.displayName}'s sessions?`, `${name} is signed out everywhere at once (for example after losing a laptop) and goes offline; their chats go back to the queue. They can sign in again.`, 'End sessions'],
+    }[kind];
+    if (ask && !(await confirmDialog(...ask))) return;
+    const what = { reject: 'reject', disable: 'disable', enable: 'enable', end: 'end the sessions of' }[kind];
+    const res = await act(`account-${a.agentId}`, `Could not ${what} ${name}`, () => (kind === 'end'
+      ? call('POST', `/accounts/${encodeURIComponent(a.agentId)}/revoke-sessions`).then(() => true)
+      : patchAccount(a.agentId, { status: { reject: 'rejected', disable: 'disabled', enable: 'active' }[kind] })));
+    if (res) note({ reject: `${name} was rejected.`, disable: `${name} is disabled.`, enable: `${name} is enabled again.`, end: `${name}'s sessions were ended.` }[kind]);
+    focusAccountRow(a.agentId);
+  }
+
+  // After a row's buttons changed, focus stays in the row (or the table's first button).
+  function focusAccountRow(agentId) {
+    if (document.activeElement && document.activeElement !== document.body && document.activeElement.isConnected) return;
+    const row = ui.accounts.querySelector(`tr[data-agent-id="${CSS.escape(agentId)}"]`);
+    const target = (row && row.querySelector('.actions button')) || ui.accounts.querySelector('.actions button');
+    if (target) target.focus();
+  }
+
+  const ROLES = [['agent', 'Agent', 'takes chats of their departments'], ['supervisor', 'Supervisor', 'watches queues, logs agents in and out'],
+    ['admin', 'Admin', 'approves accounts, sets roles and departments']];
+  let editing = null; // {account, mode: 'approve' | 'edit', opener}
+
+  function accountDialog(a, mode) {
+    editing = { account: a, mode, opener: document.activeElement };
+    ui.accountTitle.textContent = mode === 'approve' ? `Approve ${a.displayName}` : `Edit ${a.displayName}`;
+    ui.accountWho.textContent = `Login “${a.agentId}” · ${statusLabels[a.status] || a.status}` +
+      (mode === 'approve' ? '. Choose what the account may do; it can sign in once approved.' : '');
+    const box = (name, value, label, hint, checked) => {
+      const id = `account-${name}-${value}`;
+      return el('div', { class: 'option' }, el('input', { type: 'checkbox', id, name, value, checked }),
+        el('label', { for: id, text: label }), hint ? el('span', { class: 'hint', text: ' ' + hint }) : '');
+    };
+    const legend = (fieldset) => fieldset.querySelector('legend');
+    ui.accountRoles.replaceChildren(legend(ui.accountRoles), ...ROLES.map(([r, label, hint]) => box('role', r, label, hint, a.roles.includes(r))));
+    const depts = [...departments.values()].sort((x, y) => x.displayName.localeCompare(y.displayName));
+    ui.accountDepts.replaceChildren(legend(ui.accountDepts), ...depts.map((d) => box('dept', d.departmentId, d.displayName, '', a.departmentIds.includes(d.departmentId))));
+    if (!depts.length) ui.accountDepts.append(el('p', { class: 'empty', text: 'No departments could be read.' }));
+    ui.accountMax.value = a.maxChats || 0;
+    ui.accountAway.value = a.awayAfterMinutes;
+    ui.accountError.textContent = '';
+    ui.accountSave.textContent = mode === 'approve' ? 'Approve' : 'Save';
+    ui.accountSave.disabled = false;
+    ui.accountDialog.returnValue = '';
+    ui.accountDialog.showModal();
+    ui.accountRoles.querySelector('input').focus();
+  }
+
+  async function saveAccount(e) {
+    e.preventDefault();
+    if (!editing) return;
+    const { account: a, mode } = editing;
+    const roles = [...ui.accountRoles.querySelectorAll('input:checked')].map((i) => i.value);
+    const departmentIds = [...ui.accountDepts.querySelectorAll('input:checked')].map((i) => i.value);
+    const maxChats = Number(ui.accountMax.value), away = Number(ui.accountAway.value);
+    let problem = '';
+    if (!roles.length) problem = 'Choose at least one role.';
+    else if (ui.accountMax.value === '' || !Number.isInteger(maxChats) || maxChats < 0 || maxChats > 100) problem = 'Max. chats must be a whole number from 0 to 100.';
+    else if (ui.accountAway.value === '' || !(away >= 0 && away <= 1440)) problem = 'Away after must be 0 to 1440 minutes.';
+    if (problem) { ui.accountError.textContent = problem; return; }
+    const change = { roles, departmentIds, maxChats, awayAfterMinutes: away };
+    if (mode === 'approve') change.status = 'active';
+    ui.accountSave.disabled = true;
+    ui.accountError.textContent = '';
+    try {
+      await patchAccount(a.agentId, change);
+      ui.accountDialog.close('saved');
+      note(mode === 'approve' ? `${a.displayName} (${a.agentId}) is approved and can sign in.` : `${a.displayName}'s account was saved.`);
+    } catch (err) {
+      ui.accountError.textContent = `Could not ${mode === 'approve' ? 'approve' : 'save'} ${a.displayName}'s account: ${err.message}${codeOf(err)}`;
+    } finally {
+      ui.accountSave.disabled = false;
+    }
+  }
+
+  function onAccountDialogClosed() {
+    const was = editing;
+    editing = null;
+    if (!was) return;
+    if (was.opener && was.opener.isConnected && !was.opener.disabled) was.opener.focus();
+    else focusAccountRow(was.account.agentId);
+  }
+
+  const snippetOf = (departmentId) => `<script src="${location.origin}/widget.js" data-department="${departmentId}" async></script>`;
+
+  async function copySnippet(li) {
+    const area = li.querySelector('textarea'), status = li.querySelector('.copied'), name = li.querySelector('.dept-name').textContent;
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(area.value);
+      copied = true;
+    } catch (e) { /* not allowed here: try the selection */ }
+    if (!copied) {
+      area.focus();
+      area.select();
+      try { copied = document.execCommand('copy'); } catch (e) { copied = false; }
+    }
+    status.textContent = copied ? `Copied the ${name} snippet.` : 'The browser did not allow copying: the snippet is selected, press Ctrl+C.';
   }
 
   // ---- Dialogs ----
@@ -989,15 +1397,36 @@
     renderChat();
     renderQueues();
     renderPeople();
+    renderAdmin();
   }
 
-  const stateLabels = { available: 'Available', busy: 'Busy', unavailable: 'Not available', offline: 'Offline' };
+  const stateLabels = { available: 'Available', busy: 'Busy', away: 'Away', unavailable: 'Not available', offline: 'Offline' };
+  const statusLabels = { pending: 'Waiting for approval', active: 'Active', disabled: 'Disabled', rejected: 'Rejected' };
+  const roleLabels = { agent: 'Agent', supervisor: 'Supervisor', admin: 'Admin' };
   function renderHeader() {
     const person = myPerson();
-    const state = live ? (person ? person.state : 'offline') : 'offline';
+    const agent = isAgent();
+    const state = live ? (agent ? (person ? person.state : 'offline') : 'staff') : 'offline';
     ui.meState.dataset.state = state;
     ui.meState.textContent = !live ? (connectedOnce ? 'Reconnecting…' : 'Connecting…')
-      : person ? (person.status === 'online' ? 'Online · ' : '') + stateLabels[state] : 'Online';
+      : !agent ? 'Online · takes no chats'
+        : person ? (person.status === 'online' ? 'Online · ' : '') + (stateLabels[state] || state) : 'Online';
+    ui.meState.title = state === 'away' ? 'You were idle, so you get no new chats. Press a key, click or move the mouse to come back.' : '';
+    ui.meRoles.textContent = (me.roles || []).filter((r) => r !== 'agent' || me.roles.length > 1).map((r) => roleLabels[r] || r).join(' · ');
+    ui.available.hidden = ui.busy.hidden = !agent;
+    $('mine-panel').hidden = !agent;
+    $('staff-note').hidden = agent;
+    $('agent-note').hidden = !agent;
+    const admin = isAdmin();
+    ui.screens.hidden = !admin;
+    ui.chatsScreen.hidden = screen === 'admin';
+    ui.admin.hidden = screen !== 'admin';
+    ui.screenChats.setAttribute('aria-pressed', String(screen === 'chats'));
+    ui.screenAdmin.setAttribute('aria-pressed', String(screen === 'admin'));
+    const pendingCount = [...accounts.values()].filter((a) => a.status === 'pending').length;
+    ui.pendingBadge.hidden = !pendingCount;
+    ui.pendingBadge.textContent = pendingCount || '';
+    ui.screenAdmin.setAttribute('aria-label', `Accounts${pendingCount ? `, ${pendingCount} waiting for approval` : ''}`);
     const pending = busyButtons.has('availability');
     // Usable while disconnected too: the server says whether it applies (agent_offline).
     ui.available.disabled = ui.busy.disabled = !person || pending;
@@ -1060,7 +1489,7 @@
         timer(left, { until: ms(c.offerExpiresAt) });
       } else if (offeredElsewhere) offer.textContent = `Offered to ${c.offeredTo.displayName}`;
       const takeBtn = node.querySelector('.take'), accept = node.querySelector('.accept'), declineBtn = node.querySelector('.decline');
-      takeBtn.hidden = toMe || offeredElsewhere;
+      takeBtn.hidden = toMe || offeredElsewhere || !canTake(c);
       accept.hidden = declineBtn.hidden = !offeredToMe;
       takeBtn.disabled = accept.disabled = busyButtons.has('take-' + c.chatId);
       declineBtn.disabled = busyButtons.has('decline-' + c.chatId);
@@ -1191,8 +1620,9 @@
       const o = overview.get(q.departmentId);
       node.dataset.open = String(q.open);
       const box = node.querySelector('.queue-login');
-      box.checked = !mine || (mine.queues || mine.departmentIds).includes(q.departmentId);
+      box.checked = !mine || queuesOf(mine).includes(q.departmentId);
       box.disabled = !mine || busyButtons.has('queues');
+      box.hidden = !isAgent() || !(myDepartments() || [q.departmentId]).includes(q.departmentId); // admins see every queue
       const head = node.children[1];
       head.textContent = q.displayName;
       head.append(el('span', { class: 'open-state', text: q.open ? ' open' : ' closed' }));
@@ -1209,14 +1639,121 @@
 
   function renderPeople() {
     if (!people) return;
-    syncList(ui.people, people, (p) => p.agentId, (p) => el('li', { 'data-agent-id': p.agentId },
-      el('span', { class: 'dot', 'aria-hidden': 'true' }), el('span', { class: 'name' }), el('span', { class: 'state' }), el('span', { class: 'depts' })),
+    // Accounts without the agent role do not take part in presence: not listed as offline.
+    const shown = people.filter((p) => isAgent() || p.agentId !== me.id);
+    syncList(ui.people, shown, (p) => p.agentId, (p) => el('li', { 'data-agent-id': p.agentId },
+      el('span', { class: 'dot', 'aria-hidden': 'true' }), el('span', { class: 'name' }), el('span', { class: 'state' }), el('span', { class: 'depts' }),
+      el('div', { class: 'supervise', hidden: true })),
     (node, p) => {
       node.dataset.state = p.state;
       node.querySelector('.dot').dataset.state = p.state;
       node.querySelector('.name').textContent = p.displayName + (p.agentId === me.id ? ' (you)' : '');
       node.querySelector('.state').textContent = stateLabels[p.state] || p.state;
       node.querySelector('.depts').textContent = p.departmentIds.map(deptName).join(', ');
+      renderSupervision(node.querySelector('.supervise'), p);
+    });
+  }
+
+  // A supervisor's controls for one agent: a log-in checkbox per queue of the supervisor's
+  // departments, and Sign out. Built once per set of queues, so focus survives updates.
+  function renderSupervision(box, p) {
+    const show = canSupervise(p);
+    box.hidden = !show;
+    if (!show) { box.textContent = ''; box.dataset.key = ''; return; }
+    const depts = supervisedOf(p);
+    const key = depts.join('+');
+    if (box.dataset.key !== key) {
+      box.dataset.key = key;
+      box.replaceChildren(
+        el('span', { class: 'queue-boxes', role: 'group', 'aria-label': `Queues ${p.displayName} is logged in to` }, ...depts.map((d) => el('label', { class: 'agent-queue-label' },
+          el('input', { type: 'checkbox', class: 'agent-queue', 'data-department-id': d,
+            onchange: (e) => setAgentQueue((people || []).find((x) => x.agentId === p.agentId) || p, d, e.target.checked) }),
+          el('span', { class: 'queue-name' })))),
+        button('Sign out…', { class: 'btn small sign-out-agent', onclick: () => signOutAgent((people || []).find((x) => x.agentId === p.agentId) || p) }));
+    }
+    const busy = busyButtons.has('agent-queues-' + p.agentId);
+    for (const input of box.querySelectorAll('.agent-queue')) {
+      const d = input.dataset.departmentId;
+      input.checked = queuesOf(p).includes(d);
+      input.disabled = busy;
+      input.setAttribute('aria-label', `${p.displayName} logged in to ${deptName(d)}`);
+      input.nextSibling.textContent = deptName(d);
+    }
+    const out = box.querySelector('.sign-out-agent');
+    out.disabled = busyButtons.has('sign-out-' + p.agentId);
+    out.setAttribute('aria-label', `Sign out ${p.displayName}`);
+    out.title = p.state === 'offline' ? `Ends ${p.displayName}'s sessions (offline now)` : `Ends all of ${p.displayName}'s sessions: offline at once, chats back to the queue`;
+  }
+
+  function renderAdmin() {
+    if (!isAdmin() || screen !== 'admin') return;
+    const order = { pending: 0, active: 1, disabled: 2 };
+    const rows = [...accounts.values()].sort((a, b) => (order[a.status] ?? 3) - (order[b.status] ?? 3)
+      || (a.status === 'pending' ? ms(a.registeredAt) - ms(b.registeredAt) : 0) || a.agentId.localeCompare(b.agentId));
+    ui.accountsPending.textContent = rows.filter((a) => a.status === 'pending').length;
+    ui.accountsEmpty.hidden = !accountsLoaded || rows.length > 0;
+    syncList(ui.accounts, rows, (a) => a.agentId, (a) => el('tr', { 'data-agent-id': a.agentId },
+      el('th', { scope: 'row', class: 'account-name' }), el('td', { class: 'account-login' }), el('td', { class: 'account-status' }, el('span', { class: 'status-pill' })),
+      el('td', { class: 'account-roles' }), el('td', { class: 'account-depts' }), el('td', { class: 'account-max' }), el('td', { class: 'account-away' }),
+      el('td', { class: 'account-registered' }),
+      el('td', null, el('div', { class: 'actions' }))),
+    (node, a) => {
+      node.dataset.status = a.status;
+      node.querySelector('.account-name').textContent = a.displayName + (a.agentId === me.id ? ' (you)' : '');
+      node.querySelector('.account-login').textContent = a.agentId;
+      const pill = node.querySelector('.status-pill');
+      pill.dataset.status = a.status;
+      pill.textContent = statusLabels[a.status] || a.status;
+      node.querySelector('.account-roles').textContent = a.roles.map((r) => roleLabels[r] || r).join(', ');
+      node.querySelector('.account-depts').textContent = a.departmentIds.length ? a.departmentIds.map(deptName).join(', ') : '—';
+      node.querySelector('.account-max').textContent = a.maxChats ? String(a.maxChats) : '—';
+      node.querySelector('.account-away').textContent = a.awayAfterMinutes ? `${a.awayAfterMinutes} min` : 'never';
+      const at = ms(a.registeredAt);
+      // Accounts from PRESENCE_AGENTS were never registered (their date is 1970).
+      node.querySelector('.account-registered').textContent = at > 0 ? new Date(at).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' }) : 'configured';
+      const actions = node.querySelector('.actions');
+      const busy = busyButtons.has('account-' + a.agentId);
+      const self = a.agentId === me.id;
+      const key = a.status + (self ? '-self' : '');
+      if (actions.dataset.key !== key) {
+        actions.dataset.key = key;
+        const who = `${a.displayName} (${a.agentId})`;
+        const b = (label, cls, aria, onclick) => button(label, { class: 'btn small ' + cls, 'aria-label': aria, onclick });
+        const current = () => accounts.get(a.agentId) || a;
+        const list = a.status === 'pending' ? [
+          b('Approve…', 'primary approve', `Approve ${who}`, () => accountDialog(current(), 'approve')),
+          b('Reject…', 'danger reject', `Reject ${who}`, () => accountAction(current(), 'reject'))]
+          : a.status === 'active' ? [
+            b('Edit…', 'edit', `Edit ${who}`, () => accountDialog(current(), 'edit')),
+            b('End sessions…', 'end-sessions', `End the sessions of ${who}`, () => accountAction(current(), 'end')),
+            self ? null : b('Disable…', 'danger disable', `Disable ${who}`, () => accountAction(current(), 'disable'))]
+            : a.status === 'disabled' ? [
+              b('Enable', 'primary enable', `Enable ${who}`, () => accountAction(current(), 'enable')),
+              b('Edit…', 'edit', `Edit ${who}`, () => accountDialog(current(), 'edit'))] : [];
+        actions.replaceChildren(...list.filter(Boolean));
+      }
+      for (const btn of actions.querySelectorAll('button')) btn.disabled = busy;
+    });
+    renderSnippets();
+  }
+
+  function renderSnippets() {
+    const depts = [...departments.values()].sort((a, b) => a.displayName.localeCompare(b.displayName));
+    syncList(ui.snippets, depts, (d) => d.departmentId, (d) => {
+      const id = 'snippet-' + d.departmentId;
+      const li = el('li', { 'data-department-id': d.departmentId },
+        el('label', { for: id, class: 'snippet-label' }, el('span', { class: 'dept-name' }), ' ', el('code', { class: 'dept-id' })),
+        el('textarea', { id, class: 'snippet', readonly: true, rows: 2, spellcheck: 'false' }),
+        el('div', { class: 'snippet-actions' }, button('Copy', { class: 'btn small copy' }), el('span', { class: 'copied', role: 'status' })));
+      li.querySelector('.copy').addEventListener('click', () => copySnippet(li));
+      return li;
+    }, (li, d) => {
+      li.querySelector('.dept-name').textContent = d.displayName;
+      li.querySelector('.dept-id').textContent = d.departmentId;
+      const area = li.querySelector('textarea');
+      const text = snippetOf(d.departmentId);
+      if (area.value !== text) area.value = text;
+      li.querySelector('.copy').setAttribute('aria-label', `Copy the snippet for ${d.displayName}`);
     });
   }
 
@@ -1228,7 +1765,7 @@
     }
   }
   function onGlobalKey(e) {
-    if (!me || !e.altKey || (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') || document.querySelector('dialog[open]')) return;
+    if (!me || screen !== 'chats' || !e.altKey || (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') || document.querySelector('dialog[open]')) return;
     const list = orderedMine();
     if (!list.length) return;
     e.preventDefault();
@@ -1241,6 +1778,21 @@
 
   // ---- Wiring ----
   ui.loginForm.addEventListener('submit', signIn);
+  ui.showRegister.addEventListener('click', () => showCard('register'));
+  ui.showLoginForm.addEventListener('click', () => { showCard('login'); ui.loginName.focus(); });
+  ui.registerForm.addEventListener('submit', register);
+  ui.registerSignIn.addEventListener('click', signInAfterRegistration);
+  ui.registerDone.addEventListener('click', () => {
+    const login = registration && registration.status === 'active' ? registration.login : '';
+    forgetRegistration();
+    showLogin('', login);
+  });
+  ui.screenChats.addEventListener('click', () => setScreen('chats'));
+  ui.screenAdmin.addEventListener('click', () => setScreen('admin'));
+  ui.accountForm.addEventListener('submit', saveAccount);
+  ui.accountCancel.addEventListener('click', () => ui.accountDialog.close('cancel'));
+  ui.accountDialog.addEventListener('close', onAccountDialogClosed);
+  for (const type of ['keydown', 'pointerdown', 'mousemove', 'wheel']) document.addEventListener(type, onActivity, { capture: true, passive: true });
   ui.signOut.addEventListener('click', signOut);
   ui.available.addEventListener('click', () => {
     const p = myPerson();
@@ -1297,8 +1849,9 @@
   setInterval(() => { if (me) { tick(); if (!live) renderHeader(); } }, 1000);
 
   if (saved.token) {
-    start({ token: saved.token, id: saved.id, displayName: saved.displayName });
+    start({ token: saved.token, id: saved.id, displayName: saved.displayName, roles: saved.roles, departmentIds: saved.departmentIds });
   } else {
     showLogin('');
+    if (registration && registration.status === 'pending') pollRegistration();
   }
 })();
