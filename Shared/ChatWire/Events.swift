@@ -40,6 +40,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case sessionRevokeRequested = "session.revoke_requested"
     case agentActive = "agent.active"
     case accountUpdated = "account.updated"
+    case chatVisitorPresence = "chat.visitor_presence"
 
     public var schemaVersion: Int { 1 }
 }
@@ -86,6 +87,7 @@ public enum WireEvent: Sendable, Equatable {
     case sessionRevokeRequested(SessionRevokeRequested)
     case agentActive(AgentActive)
     case accountUpdated(AccountUpdated)
+    case chatVisitorPresence(ChatVisitorPresence)
 
     public var type: EventType {
         switch self {
@@ -129,6 +131,7 @@ public enum WireEvent: Sendable, Equatable {
         case .sessionRevokeRequested: .sessionRevokeRequested
         case .agentActive: .agentActive
         case .accountUpdated: .accountUpdated
+        case .chatVisitorPresence: .chatVisitorPresence
         }
     }
 
@@ -156,6 +159,7 @@ public enum WireEvent: Sendable, Equatable {
         case .transcriptAnswered(let payload): payload.chatId
         case .chatAssignmentProposed(let payload): payload.chatId
         case .chatTyping(let payload): payload.chatId
+        case .chatVisitorPresence(let payload): payload.chatId
         case .agentConnected, .agentDisconnected, .agentAvailabilitySet, .gatewayStarted, .agentPresenceChanged, .departmentAvailabilityChanged, .routerPartitionSnapshot,
              .agentCallStarted, .agentCallEnded, .callRoutingRequested, .callRouted, .agentQueuesSet,
              .accountRegistrationRequested, .accountUpdateRequested, .sessionRevokeRequested, .agentActive, .accountUpdated: nil
@@ -222,6 +226,7 @@ public enum WireEvent: Sendable, Equatable {
         case .sessionRevokeRequested: self = .sessionRevokeRequested(try SessionRevokeRequested(from: decoder))
         case .agentActive: self = .agentActive(try AgentActive(from: decoder))
         case .accountUpdated: self = .accountUpdated(try AccountUpdated(from: decoder))
+        case .chatVisitorPresence: self = .chatVisitorPresence(try ChatVisitorPresence(from: decoder))
         }
     }
 
@@ -264,6 +269,7 @@ public enum WireEvent: Sendable, Equatable {
         case .sessionRevokeRequested(let payload): try payload.encode(to: encoder)
         case .agentActive(let payload): try payload.encode(to: encoder)
         case .accountUpdated(let payload): try payload.encode(to: encoder)
+        case .chatVisitorPresence(let payload): try payload.encode(to: encoder)
         }
     }
 }

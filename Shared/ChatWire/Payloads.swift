@@ -287,13 +287,39 @@ public struct ChatAssigned: Codable, Sendable, Equatable {
 }
 
 public struct ChatClosed: Codable, Sendable, Equatable {
+    public enum Reason: String, Codable, Sendable {
+        /// The visitor closed the page and did not come back within the grace period (A10).
+        case visitorLeft = "visitor_left"
+    }
+
     public var chatId: String
     public var departmentId: String
     public var closedBy: Participant
-    public init(chatId: String, departmentId: String, closedBy: Participant) {
+    /// Absent: ended on purpose by `closedBy`.
+    public var reason: Reason?
+    public init(chatId: String, departmentId: String, closedBy: Participant, reason: Reason? = nil) {
         self.chatId = chatId
         self.departmentId = departmentId
         self.closedBy = closedBy
+        self.reason = reason
+    }
+}
+
+/// A10: whether the visitor still has the chat open somewhere. A gateway sends `present`
+/// false when the visitor's last socket of the chat on it closed, and true when one opens;
+/// the router ends the chat when the visitor stays away past `ROUTER_VISITOR_GONE_SECONDS`
+/// (a reload or a network drop comes back well within it). On `chat.commands`, key:
+/// department id.
+public struct ChatVisitorPresence: Codable, Sendable, Equatable {
+    public var chatId: String
+    public var departmentId: String
+    public var visitorId: String
+    public var present: Bool
+    public init(chatId: String, departmentId: String, visitorId: String, present: Bool) {
+        self.chatId = chatId
+        self.departmentId = departmentId
+        self.visitorId = visitorId
+        self.present = present
     }
 }
 

@@ -37,6 +37,8 @@ public struct RoutedChat: Codable, Sendable, Equatable {
     public var parkedForCall = false
     /// An offline message's e-mail address (A2).
     public var contactEmail: String?
+    /// Since when the visitor has had the chat open nowhere (A10); nil while they have.
+    public var visitorGoneSince: Date?
 
     public init(id: String, departmentId: String, visitor: Participant, status: Status, agent: Participant?, queuedAt: Date,
                 handledSeconds: Double = 0, activeSince: Date? = nil, invited: [Participant] = []) {
@@ -53,7 +55,7 @@ public struct RoutedChat: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case id, departmentId, visitor, status, agent, queuedAt, handledSeconds, activeSince, invited, offeredTo, offerExpiresAt
-        case wrapUpSeconds, wrapUpSince, passedBy, partition, parkedForCall, contactEmail
+        case wrapUpSeconds, wrapUpSince, passedBy, partition, parkedForCall, contactEmail, visitorGoneSince
     }
 
     public init(from decoder: any Decoder) throws {
@@ -72,6 +74,7 @@ public struct RoutedChat: Codable, Sendable, Equatable {
         partition = try container.decodeIfPresent(Int32.self, forKey: .partition) ?? 0
         parkedForCall = try container.decodeIfPresent(Bool.self, forKey: .parkedForCall) ?? false
         contactEmail = try container.decodeIfPresent(String.self, forKey: .contactEmail)
+        visitorGoneSince = try container.decodeIfPresent(Date.self, forKey: .visitorGoneSince)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -94,6 +97,7 @@ public struct RoutedChat: Codable, Sendable, Equatable {
         try container.encode(partition, forKey: .partition)
         if parkedForCall { try container.encode(parkedForCall, forKey: .parkedForCall) }
         try container.encodeIfPresent(contactEmail, forKey: .contactEmail)
+        try container.encodeIfPresent(visitorGoneSince, forKey: .visitorGoneSince)
     }
 
     /// Handling time up to `now`.

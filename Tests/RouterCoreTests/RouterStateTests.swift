@@ -434,3 +434,53 @@ import Testing
         #expect(again.code == .chatClosed)
     }
 }
+
+/// A10: a chat whose visitor closed the page ends after the grace period; a reload does not.
+@Suite struct VisitorGoneTests {
+    let alice = Participant(role: .agent, id: "alice", displayName: "Alice")
+    let visitor = Participant(role: .visitor, id: "v", displayName: "V")
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func events(_ actions: [RouterAction]) -> [WireEvent] {
+        actions.compactMap { if case .publish(let record) = $0 { record.envelope.event } else { nil } }
+    }
+
+    func presence(_ state: inout RouterState, visitorId: String = "v", present: Bool, at seconds: Double) -> [RouterAction] {
+        state.handle(Envelope(producer: "g", event: .chatVisitorPresence(ChatVisitorPresence(chatId: "c", departmentId: "support", visitorId: visitorId, present: present))),
+                     producer: "r", now: start.addingTimeInterval(seconds)) { _ in false }
+    }
+
+    func state(goneSeconds: Int = 30) -> RouterState {
+        RouterState(openChats: [RoutedChat(id: "c", departmentId: "support", visitor: visitor, status: .assigned, agent: alice, queuedAt: start, activeSince: start)],
+                    openDepartments: ["support"], policy: RoutingPolicy(visitorGoneSeconds: goneSeconds))
+    }
+
+    @Test func aVisitorGoneForTheGracePeriodEndsTheChatAndTheAgentWrapsUp() {
+        var state = state()
+        _ = presence(&state, present: false, at: 10)
+        _ = presence(&state, present: false, at: 20)   // a second gateway's word keeps the first time
+        #expect(state.closeAbandonedChats(now: start.addingTimeInterval(39), producer: "r").isEmpty)
+        let closed = events(state.closeAbandonedChats(now: start.addingTimeInterval(40), producer: "r"))
+        #expect(closed == [.chatClosed(ChatClosed(chatId: "c", departmentId: "support", closedBy: visitor, reason: .visitorLeft)),
+                           .chatWrapUpStarted(ChatWrapUpChanged(chatId: "c", departmentId: "support", agent: alice, wrapUpSeconds: 0))])
+        #expect(state.openChats["c"]?.status == .wrapUp)
+        #expect(state.closeAbandonedChats(now: start.addingTimeInterval(100), producer: "r").isEmpty, "ended once")
+    }
+
+    @Test func aReloadWithinTheGracePeriodKeepsTheChat() {
+        var state = state()
+        _ = presence(&state, present: false, at: 10)
+        _ = presence(&state, present: true, at: 12)
+        #expect(state.closeAbandonedChats(now: start.addingTimeInterval(100), producer: "r").isEmpty)
+        #expect(state.openChats["c"]?.status == .assigned)
+    }
+
+    @Test func someoneElsesWordAndZeroSecondsChangeNothing() {
+        var state = state()
+        #expect(presence(&state, visitorId: "intruder", present: false, at: 0).isEmpty)
+        #expect(state.closeAbandonedChats(now: start.addingTimeInterval(100), producer: "r").isEmpty)
+        var never = self.state(goneSeconds: 0)
+        _ = presence(&never, present: false, at: 0)
+        #expect(never.closeAbandonedChats(now: start.addingTimeInterval(10_000), producer: "r").isEmpty)
+    }
+}

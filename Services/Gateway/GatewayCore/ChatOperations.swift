@@ -20,6 +20,7 @@ final class ChatOperations: Sendable {
     let viewCommits: ViewCommits
     let presence: PresenceReporter
     let signer: AccessTokenSigner
+    let visitors: VisitorPresenceReporter
     /// Failed sign-ins per login name.
     let loginThrottle: LoginThrottle
     /// At most one `agent.active` per agent every 20 s.
@@ -32,6 +33,7 @@ final class ChatOperations: Sendable {
          signer: AccessTokenSigner, configuration: GatewayConfiguration) {
         self.presence = presence
         self.signer = signer
+        visitors = VisitorPresenceReporter(producer: producer, gatewayID: configuration.common.instanceID)
         loginThrottle = LoginThrottle(limit: configuration.loginFailuresAllowed, window: TimeInterval(configuration.loginLockoutSeconds))
         activityThrottle = TypingThrottle(interval: 20)
         decoyHash = Bcrypt.hash(WireID.make(), cost: UInt8(configuration.bcryptCost))

@@ -106,10 +106,16 @@ struct RealtimeSocket {
             logger.info("socket closed", metadata: ["connection": "\(connectionID)"])
             let signedOut = hub.closedBySessionEnd(connectionID)
             hub.remove(connectionID)
+            let operations = operations
             if isAgent {
-                let operations = operations
                 Task {
                     try? await operations.presence.disconnected(agentId: caller.id, connectionId: connectionID, signedOut: signedOut)
+                }
+            }
+            if caller.role == .visitor {
+                Task {
+                    let chats = (try? await operations.read { try GatewayStore.openChats($0, of: caller) }) ?? []
+                    operations.visitors.closed(visitorId: caller.id, chats: chats)
                 }
             }
         }
@@ -119,6 +125,7 @@ struct RealtimeSocket {
             let chats = try GatewayStore.openChats(db, of: caller)
             return (chats, try Dictionary(uniqueKeysWithValues: chats.map { ($0.chatId, try GatewayStore.lastSeq(db, chatId: $0.chatId)) }))
         }
+        if caller.role == .visitor { operations.visitors.opened(visitorId: caller.id, chats: chats) }
         var cursors = lastSeq
         var refused: [String] = []
         for (chatId, afterSeq) in resume {

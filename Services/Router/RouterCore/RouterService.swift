@@ -26,7 +26,8 @@ public struct RouterConfiguration: Sendable {
             throw ConfigurationError(variable: "ROUTER_ASSIGNMENT", problem: "must be manual or automatic, got '\(assignment)'")
         }
         policy = RoutingPolicy(assignment: mode, maxChatsPerAgent: try environment.int("ROUTER_MAX_CHATS_PER_AGENT", default: 3, range: 1...100),
-                               offerTimeoutSeconds: try environment.int("ROUTER_OFFER_TIMEOUT_SECONDS", default: 0, range: 0...3_600))
+                               offerTimeoutSeconds: try environment.int("ROUTER_OFFER_TIMEOUT_SECONDS", default: 0, range: 0...3_600),
+                               visitorGoneSeconds: try environment.int("ROUTER_VISITOR_GONE_SECONDS", default: 60, range: 0...86_400))
     }
 
     public var storePath: String { "\(common.dataDirectory)/router.sqlite" }
@@ -93,10 +94,11 @@ final class RouterApplier: EventApplier {
         try guarded.withLock { try flush(&$0, in: db) }
     }
 
-    /// Offers whose time ran out go to the next agent.
-    func expireOffers(in db: Database, now: Date) throws {
+    /// Offers whose time ran out go to the next agent; chats whose visitor left end.
+    func runTimers(in db: Database, now: Date) throws {
         try guarded.withLock { guarded in
             try step(&guarded, in: db, commandPartition: nil) { $0.expireOffers(now: now, producer: producerName) }
+            try step(&guarded, in: db, commandPartition: nil) { $0.closeAbandonedChats(now: now, producer: producerName) }
             try flush(&guarded, in: db)
         }
     }
@@ -250,9 +252,9 @@ public enum RouterApplication {
         let outbox = OutboxPublisher(store: store, producer: producer, logger: logger)
         let applier = RouterApplier(state: state, producerName: configuration.common.instanceID, store: store, outbox: outbox,
                                     changelog: changelog, logger: logger)
-        // Offers expire on a timer, only when offers are on.
-        let offerClock: [any Service] = configuration.policy.offerTimeoutSeconds > 0
-            ? [PeriodicTask(every: .milliseconds(250), store: store, outbox: outbox) { db, now in try applier.expireOffers(in: db, now: now) }]
+        // Offers expire and abandoned chats end on a timer, when either is on.
+        let offerClock: [any Service] = configuration.policy.offerTimeoutSeconds > 0 || configuration.policy.visitorGoneSeconds > 0
+            ? [PeriodicTask(every: .milliseconds(250), store: store, outbox: outbox) { db, now in try applier.runTimers(in: db, now: now) }]
             : []
         return [
             ProducerService(producer: producer),

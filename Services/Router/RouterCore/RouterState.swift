@@ -58,11 +58,14 @@ public struct RoutingPolicy: Sendable, Equatable {
     /// With automatic assignment: 0 assigns directly; more offers the chat to the agent, who
     /// has this many seconds to accept before it goes to the next one.
     public var offerTimeoutSeconds: Int
+    /// A10: a chat whose visitor has had it open nowhere for this long ends; 0: never.
+    public var visitorGoneSeconds: Int
 
-    public init(assignment: Assignment = .manual, maxChatsPerAgent: Int = 3, offerTimeoutSeconds: Int = 0) {
+    public init(assignment: Assignment = .manual, maxChatsPerAgent: Int = 3, offerTimeoutSeconds: Int = 0, visitorGoneSeconds: Int = 0) {
         self.assignment = assignment
         self.maxChatsPerAgent = maxChatsPerAgent
         self.offerTimeoutSeconds = offerTimeoutSeconds
+        self.visitorGoneSeconds = visitorGoneSeconds
     }
 }
 
@@ -265,6 +268,42 @@ public struct RouterState: Sendable {
         let event = ChatRequeued(chatId: chat.id, departmentId: chat.departmentId, previousAgent: previousAgent, reason: .agentOffline)
         return [.saveChat(requeued), .publish(WireRecord(topic: .chatConversations, key: chat.id,
                                                           envelope: envelope(.chatRequeued(event), cause: cause, producer: producer, now: now)))]
+    }
+
+    /// Ends a chat for the visitor: the agent who held it starts the after-chat work (a
+    /// parked chat starts it paused); a chat nobody held is over.
+    private mutating func close(_ open: RoutedChat, by requester: Participant, reason: ChatClosed.Reason?, cause: Envelope?, producer: String,
+                                now: Date) -> [RouterAction] {
+        var chat = open
+        let wasParked = chat.status == .parked
+        chat.pauseHandling(at: now)
+        chat.visitorGoneSince = nil
+        openChatByVisitor[VisitorInDepartment(visitorId: chat.visitor.id, departmentId: chat.departmentId)] = nil
+        func publish(_ event: WireEvent) -> RouterAction {
+            .publish(WireRecord(topic: .chatConversations, key: chat.id, envelope: envelope(event, cause: cause, producer: producer, now: now)))
+        }
+        let closed = publish(.chatClosed(ChatClosed(chatId: chat.id, departmentId: chat.departmentId, closedBy: requester, reason: reason)))
+        guard let agent = chat.agent, chat.status == .assigned || chat.status == .parked else {
+            chat.status = .closed
+            openChats[chat.id] = nil
+            return [.saveChat(chat), closed]
+        }
+        chat.status = .wrapUp
+        chat.invited = []
+        chat.wrapUpSince = wasParked ? nil : now
+        openChats[chat.id] = chat
+        return [.saveChat(chat), closed, publish(.chatWrapUpStarted(ChatWrapUpChanged(chatId: chat.id, departmentId: chat.departmentId, agent: agent, wrapUpSeconds: 0)))]
+    }
+
+    /// A10: ends the chats whose visitor has been gone past the grace period, as if the
+    /// visitor had ended them (the agent's wrap-up follows as usual).
+    public mutating func closeAbandonedChats(now: Date, producer: String) -> [RouterAction] {
+        guard policy.visitorGoneSeconds > 0 else { return [] }
+        let deadline = now.addingTimeInterval(-TimeInterval(policy.visitorGoneSeconds))
+        let abandoned = openChats.values.filter { chat in
+            chat.status != .wrapUp && (chat.visitorGoneSince.map { $0 <= deadline } ?? false)
+        }.sorted { $0.id < $1.id }
+        return abandoned.flatMap { close($0, by: $0.visitor, reason: .visitorLeft, cause: nil, producer: producer, now: now) }
     }
 
     /// Withdraws offers whose time ran out and offers those chats to the next agents.
@@ -520,7 +559,7 @@ public struct RouterState: Sendable {
                                                                                   reason: acceptsOffer ? .offerAccepted : .manualPick)))]
 
         case .chatCloseRequested(let request):
-            guard var chat = openChats[request.chatId], chat.departmentId == request.departmentId else {
+            guard let chat = openChats[request.chatId], chat.departmentId == request.departmentId else {
                 return rejectMissing(request.chatId)
             }
             guard chat.status != .wrapUp else { return reject(chat.id, .chatClosed, "This chat has already ended.") }
@@ -530,21 +569,18 @@ public struct RouterState: Sendable {
             guard mayClose else {
                 return reject(chat.id, .notParticipant, "Only the visitor or the agent handling this chat can end it.")
             }
-            let wasParked = chat.status == .parked
-            chat.pauseHandling(at: now)
-            openChatByVisitor[VisitorInDepartment(visitorId: chat.visitor.id, departmentId: chat.departmentId)] = nil
-            let closed = publish(chat.id, .chatClosed(ChatClosed(chatId: chat.id, departmentId: chat.departmentId, closedBy: requester)))
-            guard let agent = chat.agent, chat.status == .assigned || chat.status == .parked else {
-                chat.status = .closed
-                openChats[chat.id] = nil
-                return [.saveChat(chat), closed]
-            }
-            // The agent who held it does the after-chat work; a parked chat starts it paused.
-            chat.status = .wrapUp
-            chat.invited = []
-            chat.wrapUpSince = wasParked ? nil : now
+            return close(chat, by: requester, reason: nil, cause: envelope, producer: producer, now: now)
+
+        case .chatVisitorPresence(let change):
+            // Only the chat's own visitor counts; a closed or unknown chat has nothing to do.
+            guard var chat = openChats[change.chatId], chat.departmentId == change.departmentId, chat.visitor.id == change.visitorId,
+                  chat.status != .wrapUp
+            else { return [] }
+            let goneSince: Date? = change.present ? nil : (chat.visitorGoneSince ?? now)
+            guard goneSince != chat.visitorGoneSince else { return [] }
+            chat.visitorGoneSince = goneSince
             openChats[chat.id] = chat
-            return [.saveChat(chat), closed, publish(chat.id, .chatWrapUpStarted(ChatWrapUpChanged(chatId: chat.id, departmentId: chat.departmentId, agent: agent, wrapUpSeconds: 0)))]
+            return [.saveChat(chat)]
 
         case .chatOwnerActionRequested(let request):
             guard var chat = openChats[request.chatId], chat.departmentId == request.departmentId else {
