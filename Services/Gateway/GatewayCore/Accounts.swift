@@ -5,17 +5,8 @@ import Hummingbird
 import HummingbirdBcrypt
 import Synchronization
 
-/// Passwords: bcrypt (slow and salted on purpose), computed on a dispatch queue so the
-/// cooperative pool keeps serving requests meanwhile.
+/// Passwords: bcrypt, slow and salted on purpose, computed off the cooperative pool.
 enum Passwords {
-    private static let queue = DispatchQueue(label: "passwords", attributes: .concurrent)
-
-    private static func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: work()) }
-        }
-    }
-
     static let lengths = 8...128
 
     static func validate(_ password: String) throws {
@@ -24,12 +15,12 @@ enum Passwords {
         }
     }
 
-    static func hash(_ password: String, cost: Int) async -> String {
-        await offPool { Bcrypt.hash(password, cost: UInt8(cost)) }
+    static func hash(_ password: String, cost: Int) async throws -> String {
+        try await OffPool.run { Bcrypt.hash(password, cost: UInt8(cost)) }
     }
 
-    static func verify(_ password: String, hash: String) async -> Bool {
-        await offPool { Bcrypt.verify(password, hash: hash) }
+    static func verify(_ password: String, hash: String) async throws -> Bool {
+        try await OffPool.run { Bcrypt.verify(password, hash: hash) }
     }
 }
 
@@ -161,7 +152,7 @@ extension ChatOperations {
             throw APIError(.conflict, "login_taken", "The login name '\(login)' is taken; choose another.")
         }
         let registrationId = WireID.make()
-        let hash = await Passwords.hash(password, cost: configuration.bcryptCost)
+        let hash = try await Passwords.hash(password, cost: configuration.bcryptCost)
         try await presence.command(agentId: login, .accountRegistrationRequested(AccountRegistrationRequested(
             agentId: login, displayName: displayName, passwordHash: hash, registrationId: registrationId)))
         guard let account = try await readUntilInView({ try GatewayStore.account($0, id: login) }, until: { $0.status != .rejected }) else {
@@ -188,7 +179,7 @@ extension ChatOperations {
         let account = try await read { try GatewayStore.account($0, id: login) }
         // The same answer (and the same work) for an unknown name and a wrong password.
         let hash = account?.passwordHash ?? decoyHash
-        let matches = await Passwords.verify(password, hash: hash)
+        let matches = try await Passwords.verify(password, hash: hash)
         guard let account, account.passwordHash != nil, matches else {
             loginThrottle.failed(login)
             throw APIError(.unauthorized, "wrong_credentials", "The login name or the password is wrong.")
@@ -355,19 +346,6 @@ extension ChatOperations {
     }
 
     // MARK: Helpers
-
-    /// Reads until `body` finds a value `until` accepts, waiting for the view's commits,
-    /// up to the reply timeout.
-    func readUntilInView<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T?, until accepts: @Sendable @escaping (T) -> Bool) async throws -> T? {
-        let deadline = ContinuousClock.now + .milliseconds(configuration.replyTimeoutMilliseconds)
-        while true {
-            let generation = viewCommits.generation
-            if let found = try await read(body), accepts(found) { return found }
-            let now = ContinuousClock.now
-            guard now < deadline else { return nil }
-            await viewCommits.wait(after: generation, timeout: deadline - now)
-        }
-    }
 
     /// The account as presence will publish it after `change`, in the settings `change` touches.
     static func applying(_ change: AccountUpdateRequested, to account: AccountUpdated) -> AccountUpdated {

@@ -79,10 +79,17 @@ final class ChatOperations: Sendable {
     /// up to the view catch-up bound; nil if it never does. For what this or another gateway
     /// produced a moment ago and the view may not hold yet.
     func readOnceInView<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T?) async throws -> T? {
-        let deadline = ContinuousClock.now + .milliseconds(configuration.viewCatchUpMilliseconds)
+        try await readUntilInView(body, until: { _ in true }, within: .milliseconds(configuration.viewCatchUpMilliseconds))
+    }
+
+    /// Reads until `body` finds a value `until` accepts, waiting for the view's commits in
+    /// between, up to `within` (default: the reply timeout, for the outcome of a command).
+    func readUntilInView<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T?, until accepts: @Sendable @escaping (T) -> Bool,
+                                      within bound: Duration? = nil) async throws -> T? {
+        let deadline = ContinuousClock.now + (bound ?? .milliseconds(configuration.replyTimeoutMilliseconds))
         while true {
             let generation = viewCommits.generation
-            if let found = try await read(body) { return found }
+            if let found = try await read(body), accepts(found) { return found }
             let now = ContinuousClock.now
             guard now < deadline else { return nil }
             await viewCommits.wait(after: generation, timeout: deadline - now)

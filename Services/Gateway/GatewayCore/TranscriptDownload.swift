@@ -5,10 +5,8 @@ import TranscriptPDF
 
 /// A7/E5: the archived transcript as a PDF, rendered at the edge from what the archiver
 /// answers (the archive stays the only source; rendering needs no state). Rendering is
-/// blocking CPU work, so it runs on a dispatch queue, never on the cooperative pool.
+/// blocking CPU work, so it runs off the cooperative pool.
 enum TranscriptDownload {
-    private static let queue = DispatchQueue(label: "transcript-pdf", attributes: .concurrent)
-
     static func document(_ transcript: Transcript, departmentName: String) -> TranscriptDocument {
         TranscriptDocument(
             title: "Chat transcript",
@@ -28,11 +26,7 @@ enum TranscriptDownload {
     }
 
     static func render(_ document: TranscriptDocument, timeZone: TimeZone) async throws -> Data {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try TranscriptPDF.render(document, timeZone: timeZone) })
-            }
-        }
+        try await OffPool.run { try TranscriptPDF.render(document, timeZone: timeZone) }
     }
 
     /// The `timeZone` query parameter (an IANA name such as `Europe/Berlin`), UTC by default.
