@@ -216,6 +216,34 @@ struct AccountsEndToEndTests {
                     #expect(try await status(endpoint, token) == endpoint.expected[role], "\(endpoint.method) \(endpoint.path) as \(role)")
                 }
             }
+            // Chats by role: a queued support chat. Everyone of the department (and admins)
+            // sees it; only agents take it; a supervisor-only account may not, nor write in it.
+            let (_, aliceSocket) = try await system.connectAgent("alice")
+            let owner = try await client.visitor(named: "Owner")
+            let chatId = try await system.startChat(visitorToken: owner.token)
+            let stranger = try await client.visitor(named: "Stranger").token
+            for (token, expected) in [(admin, 200), (sam, 200), (alice, 200), (owner.token, 200), (stranger, 404)] {
+                #expect(try await client.request("GET", "/api/v1/chats/\(chatId)", token: token).status == expected)
+            }
+            #expect(try await client.request("POST", "/api/v1/chats/\(chatId)/take", token: sam).status == 403, "supervisors do not take chats")
+            #expect(try await client.request("POST", "/api/v1/chats/\(chatId)/take", token: owner.token).status == 403)
+            #expect(try await client.request("POST", "/api/v1/chats/\(chatId)/park", token: sam).status == 403)
+            #expect(try await client.request("POST", "/api/v1/chats/\(chatId)/messages", token: sam, json: ["clientMessageId": "s1", "text": "hi"]).status == 403)
+            #expect(try await client.request("POST", "/api/v1/chats/\(chatId)/take", token: alice).status == 200)
+            // WebSocket actions by role: the same rules as over HTTP.
+            let samSocket = try await client.socket(token: sam)
+            _ = try await samSocket.next(type: "hello")
+            await samSocket.send(["type": "message.send", "chatId": chatId, "clientMessageId": "s2", "text": "hi"])
+            #expect(try await samSocket.next(type: "error")["code"]?.string == "not_participant")
+            await samSocket.send(["type": "availability.set", "available": true])
+            #expect(try await samSocket.next(type: "error")["code"]?.string == "forbidden")
+            let strangerSocket = try await client.socket(token: stranger)
+            _ = try await strangerSocket.next(type: "hello")
+            await strangerSocket.send(["type": "typing", "chatId": chatId, "typing": true])
+            #expect(try await strangerSocket.next(type: "error")["code"]?.string == "chat_not_found")
+            await aliceSocket.send(["type": "message.send", "chatId": chatId, "clientMessageId": "a1", "text": "hello"])
+            #expect(try await aliceSocket.next(type: "message.accepted")["clientMessageId"]?.string == "a1")
+
             // Sockets: expired and forged staff tokens are refused with the reason.
             for bad in [expired, forged] {
                 let socket = try await client.socket(token: bad)
