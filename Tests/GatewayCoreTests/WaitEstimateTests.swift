@@ -48,3 +48,18 @@ import Testing
         #expect(try store.database.read { try GatewayStore.chat($0, id: "w1")?.estimatedWaitSeconds } == 300, "nobody there: one at a time")
     }
 }
+
+@Suite struct DepartmentOriginsTests {
+    @Test func listsPerDepartmentAndBadEntriesRefused() throws {
+        let origins = try DepartmentOrigins("support=https://a.example, https://b.example ; sales=*")
+        #expect(origins.allows("https://b.example", department: "support", gatewayHost: nil))
+        #expect(!origins.allows("https://c.example", department: "support", gatewayHost: nil))
+        #expect(origins.allows("https://c.example", department: "sales", gatewayHost: nil))
+        #expect(origins.allows("https://c.example", department: "other", gatewayHost: nil), "unlisted departments are not limited")
+        #expect(origins.allows(nil, department: "support", gatewayHost: nil), "not a browser")
+        #expect(origins.allows("http://gw:8080", department: "support", gatewayHost: "gw:8080"), "the gateway's own pages")
+        #expect(throws: (any Error).self) { try DepartmentOrigins("support") }
+        #expect(throws: (any Error).self) { try DepartmentOrigins("support=https://a.example;support=https://b.example") }
+        #expect(throws: (any Error).self) { try DepartmentOrigins("bad id=https://a.example") }
+    }
+}

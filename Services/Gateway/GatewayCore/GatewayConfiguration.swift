@@ -39,6 +39,10 @@ public struct GatewayConfiguration: Sendable {
     /// `GATEWAY_ALLOWED_ORIGINS`: web origins allowed to call the API and open sockets from
     /// a browser: `*` (default) or a comma-separated list.
     public var allowedOrigins: AllowedOrigins
+    /// `GATEWAY_DEPARTMENT_ORIGINS`: per department, the only sites whose pages may start
+    /// and write in its chats (`support=https://shop.example;sales=https://sales.example`);
+    /// departments not named follow `GATEWAY_ALLOWED_ORIGINS` alone.
+    public var departmentOrigins: DepartmentOrigins
     /// `GATEWAY_PUBLIC_DIR`: static files (widget, console) served at the root; defaults to
     /// the copy bundled with the gateway.
     public var publicDirectory: String
@@ -63,6 +67,7 @@ public struct GatewayConfiguration: Sendable {
         messagesPerMinute = try environment.int("GATEWAY_MESSAGES_PER_MINUTE", default: 60, range: 1...100_000)
         messageBurst = try environment.int("GATEWAY_MESSAGE_BURST", default: 20, range: 1...100_000)
         allowedOrigins = AllowedOrigins(try environment.string("GATEWAY_ALLOWED_ORIGINS", default: "*"))
+        departmentOrigins = try DepartmentOrigins(environment.values["GATEWAY_DEPARTMENT_ORIGINS"] ?? "")
         publicDirectory = try environment.string("GATEWAY_PUBLIC_DIR", default: Bundle.module.resourceURL?.appendingPathComponent("Public").path ?? "Public")
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: publicDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {

@@ -113,6 +113,7 @@ struct GatewayHTTP {
     @Sendable func startChat(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let caller = try await authenticate(request)
         let body = try await decode(StartChat.self, from: request)
+        try checkDepartmentOrigin(request, department: body.departmentId)
         var visitor = caller
         if let name = body.displayName {
             visitor.displayName = try validDisplayName(name)
@@ -205,6 +206,9 @@ struct GatewayHTTP {
     @Sendable func postMessage(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let caller = try await authenticate(request)
         let body = try await decode(NewMessage.self, from: request)
+        if caller.role == .visitor {
+            try checkDepartmentOrigin(request, department: try await operations.visibleChat(try chatID(context), to: caller).departmentId)
+        }
         let accepted = try await operations.post(chatId: try chatID(context), clientMessageId: body.clientMessageId, text: body.text, sender: caller)
         return jsonResponse(accepted, status: .accepted)
     }
@@ -228,6 +232,12 @@ struct GatewayHTTP {
         let caller = try await operations.authenticate(token: try bearerToken(request))
         if caller.role == .agent, request.method != .get { await operations.noteActivity(of: caller) }
         return caller
+    }
+
+    /// The department's own site list (`GATEWAY_DEPARTMENT_ORIGINS`) for browser requests.
+    func checkDepartmentOrigin(_ request: Request, department: String) throws {
+        guard operations.configuration.departmentOrigins.allows(request.headers[.origin], department: department, gatewayHost: request.head.authority)
+        else { throw APIError(.forbidden, "origin_not_allowed", "This site may not use the chat of this department.") }
     }
 
     func bearerToken(_ request: Request) throws -> String {
