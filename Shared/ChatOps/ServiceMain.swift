@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// What every service's parts share at run time.
@@ -44,11 +45,41 @@ public enum ServiceMain {
             groupConfiguration.maximumGracefulShutdownDuration = .seconds(settings.shutdownTimeoutSeconds)
             groupConfiguration.maximumCancellationDuration = .seconds(5)
             logger.info("\(service) starting", metadata: ["instance": "\(settings.instanceID)"])
+            let watchdog = StopWatchdog(bound: .seconds(settings.shutdownTimeoutSeconds + 5), logger: logger)
+            defer { withExtendedLifetime(watchdog) {} }
             try await ServiceGroup(configuration: groupConfiguration).run()
             logger.info("\(service) stopped")
         } catch {
             logger.critical("\(service) failed", metadata: ["error": "\(error)"])
             exit(1)
+        }
+    }
+}
+
+/// Keeps the stop bound even when a part is stuck in a blocking call nothing can cancel (a
+/// librdkafka close with the broker gone): once SIGTERM or SIGINT arrives, the process
+/// exits after the graceful time plus the cancellation time, whatever is still running.
+final class StopWatchdog {
+    private final class Once: Sendable {
+        let fired = Atomic<Bool>(false)
+    }
+
+    private let sources: [any DispatchSourceSignal]
+
+    init(bound: Duration, logger: Logger) {
+        let seconds = Double(bound.components.seconds)
+        let armed = Once()
+        sources = [SIGTERM, SIGINT].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                guard armed.fired.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+                DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+                    logger.critical("stopping took longer than \(Int(seconds)) s; exiting now")
+                    exit(1)
+                }
+            }
+            source.resume()
+            return source
         }
     }
 }

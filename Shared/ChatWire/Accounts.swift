@@ -111,6 +111,18 @@ public struct SessionRevokeRequested: Codable, Sendable, Equatable {
     }
 }
 
+/// The account's owner changed their password (the gateway checked the old one). Every
+/// session issued before `occurredAt` of the record ends; the gateway hands the owner a
+/// new one.
+public struct AccountPasswordSet: Codable, Sendable, Equatable {
+    public var agentId: String
+    public var passwordHash: String
+    public init(agentId: String, passwordHash: String) {
+        self.agentId = agentId
+        self.passwordHash = passwordHash
+    }
+}
+
 /// The agent did something in the console (typed, clicked, sent): an away agent is
 /// online again, and the idle clock (B2) starts over. Gateways send it at most every few
 /// seconds per agent.

@@ -41,6 +41,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case agentActive = "agent.active"
     case accountUpdated = "account.updated"
     case chatVisitorPresence = "chat.visitor_presence"
+    case accountPasswordSet = "account.password_set"
 
     public var schemaVersion: Int { 1 }
 }
@@ -88,6 +89,7 @@ public enum WireEvent: Sendable, Equatable {
     case agentActive(AgentActive)
     case accountUpdated(AccountUpdated)
     case chatVisitorPresence(ChatVisitorPresence)
+    case accountPasswordSet(AccountPasswordSet)
 
     public var type: EventType {
         switch self {
@@ -132,6 +134,7 @@ public enum WireEvent: Sendable, Equatable {
         case .agentActive: .agentActive
         case .accountUpdated: .accountUpdated
         case .chatVisitorPresence: .chatVisitorPresence
+        case .accountPasswordSet: .accountPasswordSet
         }
     }
 
@@ -162,7 +165,7 @@ public enum WireEvent: Sendable, Equatable {
         case .chatVisitorPresence(let payload): payload.chatId
         case .agentConnected, .agentDisconnected, .agentAvailabilitySet, .gatewayStarted, .agentPresenceChanged, .departmentAvailabilityChanged, .routerPartitionSnapshot,
              .agentCallStarted, .agentCallEnded, .callRoutingRequested, .callRouted, .agentQueuesSet,
-             .accountRegistrationRequested, .accountUpdateRequested, .sessionRevokeRequested, .agentActive, .accountUpdated: nil
+             .accountRegistrationRequested, .accountUpdateRequested, .sessionRevokeRequested, .agentActive, .accountUpdated, .accountPasswordSet: nil
         }
     }
 
@@ -180,6 +183,7 @@ public enum WireEvent: Sendable, Equatable {
         case .sessionRevokeRequested(let payload): payload.agentId
         case .agentActive(let payload): payload.agentId
         case .accountUpdated(let payload): payload.agentId
+        case .accountPasswordSet(let payload): payload.agentId
         default: nil
         }
     }
@@ -227,6 +231,7 @@ public enum WireEvent: Sendable, Equatable {
         case .agentActive: self = .agentActive(try AgentActive(from: decoder))
         case .accountUpdated: self = .accountUpdated(try AccountUpdated(from: decoder))
         case .chatVisitorPresence: self = .chatVisitorPresence(try ChatVisitorPresence(from: decoder))
+        case .accountPasswordSet: self = .accountPasswordSet(try AccountPasswordSet(from: decoder))
         }
     }
 
@@ -270,6 +275,7 @@ public enum WireEvent: Sendable, Equatable {
         case .agentActive(let payload): try payload.encode(to: encoder)
         case .accountUpdated(let payload): try payload.encode(to: encoder)
         case .chatVisitorPresence(let payload): try payload.encode(to: encoder)
+        case .accountPasswordSet(let payload): try payload.encode(to: encoder)
         }
     }
 }

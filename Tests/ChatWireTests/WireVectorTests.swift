@@ -64,6 +64,7 @@ enum Samples {
         .sessionRevokeRequested(SessionRevokeRequested(agentId: "carol", actorId: "carol", sessionId: "s-1",
                                                        expiresAt: Date(timeIntervalSince1970: 1_800_043_200))),
         .agentActive(AgentActive(agentId: "carol")),
+        .accountPasswordSet(AccountPasswordSet(agentId: "carol", passwordHash: "$2b$11$abcdefghijklmnopqrstuu5WmT3c0Xc3f1ukK8O2uKdbpRBVT6yxW")),
         .chatVisitorPresence(ChatVisitorPresence(chatId: "c-1", departmentId: "support", visitorId: "v-7f3c", present: false)),
         .accountUpdated(AccountUpdated(agentId: "carol", displayName: "Carol Cho", status: .active, roles: [.agent, .supervisor], departmentIds: ["support"],
                                        maxChats: 3, awayAfterMinutes: 5, passwordHash: "$2b$11$abcdefghijklmnopqrstuu5WmT3c0Xc3f1ukK8O2uKdbpRBVT6yxW",

@@ -92,11 +92,24 @@ struct AccountsEndToEndTests {
             let carolAgain = try await client.agent("carol", password: "carol-password")
             #expect(try await client.request("GET", "/api/v1/agents/me", token: carolAgain).body["account"]?["roles"]?.array.map { $0.string } == ["agent"])
 
+            // A new password: the current one must match; every older session ends.
+            let wrongCurrent = try await client.request("PUT", "/api/v1/agents/me/password", token: carolAgain,
+                                                        json: ["currentPassword": "not-it-at-all", "newPassword": "carol-password-2"])
+            #expect(wrongCurrent.status == 403 && wrongCurrent.body["error"]?["code"]?.string == "wrong_password")
+            let changed = try await client.request("PUT", "/api/v1/agents/me/password", token: carolAgain,
+                                                   json: ["currentPassword": "carol-password", "newPassword": "carol-password-2"])
+            #expect(changed.status == 200, "\(changed.text)")
+            let carolNew = try #require(changed.body["token"]?.string)
+            #expect(try await client.request("GET", "/api/v1/agents/me", token: carolAgain).status == 401)
+            #expect(try await client.request("GET", "/api/v1/agents/me", token: carolNew).status == 200)
+            #expect(try await signIn(system, "carol", "carol-password").status == 401)
+            #expect(try await signIn(system, "carol", "carol-password-2").status == 201)
+
             // Disabling: every session ends and sign-in is refused; the admin cannot disable themselves.
             #expect(try await client.request("PATCH", "/api/v1/accounts/root", token: admin, json: ["status": "disabled"]).status == 409)
             #expect(try await client.request("PATCH", "/api/v1/accounts/carol", token: admin, json: ["status": "disabled"]).status == 200)
-            #expect(try await client.request("GET", "/api/v1/agents/me", token: carolAgain).status == 401)
-            #expect(try await signIn(system, "carol", "carol-password").body["error"]?["code"]?.string == "account_disabled")
+            #expect(try await client.request("GET", "/api/v1/agents/me", token: carolNew).status == 401)
+            #expect(try await signIn(system, "carol", "carol-password-2").body["error"]?["code"]?.string == "account_disabled")
             #expect(try await client.request("PATCH", "/api/v1/accounts/carol", token: admin, json: ["status": "pending"]).status == 422)
         }
     }

@@ -595,6 +595,48 @@ def test_admin_copies_a_widget_snippet(gateway, consoles):
     assert admin.active() == "#screen-chats"
 
 
+def test_own_away_time_and_password_change(gateway, consoles):
+    """Settings: the own away time, and a password change that keeps this console signed in
+    (with a new session) while every other session of the account ends."""
+    from helpers import AGENT_PASSWORD
+    bob = consoles("bob")
+    bob.sign_in("bob")
+    _, other, _ = gateway.request("POST", "/api/v1/agents/sessions", {"login": "bob", "password": AGENT_PASSWORD})
+    bob.click("#open-settings")
+    bob.wait_visible("#settings-dialog")
+    eventually(lambda: bob.find("#settings-away").get_attribute("value") not in ("", None), 5, "the away time read")
+    before = bob.find("#settings-away").get_attribute("value")
+    field = bob.find("#settings-away")
+    field.clear()
+    field.send_keys("7", Keys.ENTER)
+    eventually(lambda: bob.text("#away-status") == "You show as away after 7 idle minutes.", 10, "the away time saved")
+    _, me, _ = gateway.request("GET", "/api/v1/agents/me", token=other["token"])
+    assert me["account"]["awayAfterMinutes"] == 7
+    field.clear()
+    field.send_keys(before, Keys.ENTER)
+    eventually(lambda: "idle minutes" in bob.text("#away-status") or "never" in bob.text("#away-status"), 10, "restored")
+
+    new_password = "changed-" + uuid.uuid4().hex[:10]
+    bob.find("#password-current").send_keys("not-my-password")
+    bob.find("#password-new").send_keys(new_password)
+    bob.find("#password-confirm").send_keys(new_password, Keys.ENTER)
+    eventually(lambda: bob.text("#password-error") == "Not changed: The current password is wrong. (wrong_password)", 10, "the refusal")
+    for selector, value in (("#password-current", AGENT_PASSWORD), ("#password-new", new_password), ("#password-confirm", new_password)):
+        bob.find(selector).clear()
+        bob.find(selector).send_keys(value)
+    bob.click("#password-save")
+    eventually(lambda: bob.text("#password-status") == "Password changed. Your other sessions are signed out.", 15, "the change")
+    bob.screenshot("console-20-settings")
+    bob.click("#settings-close")
+    bob.wait_state(r"^Online · Available$")
+    assert gateway.request("GET", "/api/v1/agents/me", token=other["token"])[0] == 401, "the other session ended"
+    assert gateway.request("GET", "/api/v1/agents/me", token=bob.session()["token"])[0] == 200, "this console has a new session"
+    # Back to the shared test password for the other tests.
+    status, _, _ = gateway.request("PUT", "/api/v1/agents/me/password", {"currentPassword": new_password, "newPassword": AGENT_PASSWORD},
+                                   token=bob.session()["token"])
+    assert status == 200
+
+
 def test_offers_accept_decline_and_expiry(offer_gateway, consoles, visitors):
     """With offers on (automatic assignment, 6 s to accept): the offered agent sees Accept,
     Decline and a countdown; the other sees whom it is offered to and cannot take it. A

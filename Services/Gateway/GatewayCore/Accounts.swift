@@ -198,6 +198,26 @@ extension ChatOperations {
                             roles: account.roles.map(\.rawValue), departmentIds: account.departmentIds, expiresAt: expiresAt)
     }
 
+    /// The caller's own password: the current one must match. Every session of the account
+    /// ends (a stolen token too); the caller gets a new one.
+    func changePassword(_ caller: Caller, current: String, new: String) async throws -> StaffSession {
+        guard caller.role == .agent else { throw APIError(.forbidden, "forbidden", "Only staff have a password.") }
+        try Passwords.validate(new)
+        let agentId = caller.id
+        guard let account = try await read({ try GatewayStore.account($0, id: agentId) }), let hash = account.passwordHash,
+              try await Passwords.verify(current, hash: hash)
+        else {
+            loginThrottle.failed(agentId)
+            throw APIError(.forbidden, "wrong_password", "The current password is wrong.")
+        }
+        let newHash = try await Passwords.hash(new, cost: configuration.bcryptCost)
+        try await presence.command(agentId: agentId, presence.envelope(.accountPasswordSet(AccountPasswordSet(agentId: agentId, passwordHash: newHash))))
+        guard try await readUntilInView({ try GatewayStore.account($0, id: agentId) }, until: { $0.passwordHash == newHash }) != nil else {
+            throw APIError.timeout
+        }
+        return try await signIn(login: agentId, password: new)
+    }
+
     /// Ends the caller's session everywhere (every gateway checks the directory), and
     /// closes its sockets here; the agent goes offline when that was their last connection.
     func signOut(_ caller: Caller, token: String) async throws {

@@ -13,6 +13,7 @@ struct AccountsHTTP {
         api.get("/agents/me", use: me)
         api.delete("/agents/sessions/current", use: signOut)
         api.put("/agents/me/settings", use: settings)
+        api.put("/agents/me/password", use: password)
         api.get("/accounts", use: accounts)
         api.patch("/accounts/:agentId", use: updateAccount)
         api.post("/accounts/:agentId/revoke-sessions", use: revokeSessions)
@@ -67,6 +68,18 @@ struct AccountsHTTP {
         let caller = try await http.authenticate(request)
         let body = try await decode(Settings.self, from: request)
         return jsonResponse(["account": try await operations.setAwayAfter(minutes: body.awayAfterMinutes, caller: caller)])
+    }
+
+    struct PasswordChange: Decodable {
+        var currentPassword: String
+        var newPassword: String
+    }
+
+    /// A new password; every session ends and the answer is a new session.
+    @Sendable func password(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try await http.authenticate(request)
+        let body = try await decode(PasswordChange.self, from: request)
+        return jsonResponse(try await operations.changePassword(caller, current: body.currentPassword, new: body.newPassword))
     }
 
     // MARK: Admin

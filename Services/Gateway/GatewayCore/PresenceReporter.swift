@@ -43,8 +43,13 @@ final class PresenceReporter: Sendable {
     /// Any other command about the agent (accounts, sessions, activity), in order with
     /// the agent's connection records.
     func command(agentId: String, _ event: WireEvent) async throws {
+        try await command(agentId: agentId, envelope(event))
+    }
+
+    /// The same, for a command whose envelope the caller made (its time matters).
+    func command(agentId: String, _ envelope: Envelope) async throws {
         do {
-            try await send(agentId: agentId, event) { _ in }
+            _ = try await producer.enqueue(record(agentId: agentId, envelope).kafkaRecord).report
         } catch {
             throw APIError.unavailable
         }
@@ -62,8 +67,8 @@ final class PresenceReporter: Sendable {
     func heartbeat() {
         open.withLock { open in
             for (connectionId, agentId) in open.sorted(by: { $0.key < $1.key }) {
-                _ = try? producer.enqueue(record(agentId: agentId, .agentConnected(
-                    AgentConnected(agentId: agentId, connectionId: connectionId, gatewayId: gatewayID))).kafkaRecord)
+                _ = try? producer.enqueue(record(agentId: agentId, envelope(.agentConnected(
+                    AgentConnected(agentId: agentId, connectionId: connectionId, gatewayId: gatewayID)))).kafkaRecord)
             }
         }
     }
@@ -71,15 +76,18 @@ final class PresenceReporter: Sendable {
     private func send(agentId: String, _ event: WireEvent, change: (inout [String: String]) -> Void) async throws {
         let ticket = try open.withLock { open in
             change(&open)
-            return try producer.enqueue(record(agentId: agentId, event).kafkaRecord)
+            return try producer.enqueue(record(agentId: agentId, envelope(event)).kafkaRecord)
         }
         _ = try await ticket.report
     }
 
-    private func record(agentId: String, _ event: WireEvent) -> WireRecord {
-        WireRecord(topic: .presenceCommands, key: agentId,
-                   envelope: Envelope(correlationID: RequestCorrelation.id, producer: gatewayID, event: event),
-                   partition: Partitioning.partition(forKey: agentId, count: partitions))
+    /// A new command from this gateway, correlated with the request being served.
+    func envelope(_ event: WireEvent) -> Envelope {
+        Envelope(correlationID: RequestCorrelation.id, producer: gatewayID, event: event)
+    }
+
+    private func record(agentId: String, _ envelope: Envelope) -> WireRecord {
+        WireRecord(topic: .presenceCommands, key: agentId, envelope: envelope, partition: Partitioning.partition(forKey: agentId, count: partitions))
     }
 }
 

@@ -261,6 +261,16 @@ public struct PresenceState: Sendable {
                 if let busy = change.busy { agent.busy = busy }
                 agent.noteActivity(at: now)
             }
+        case .accountPasswordSet(let change):
+            guard agents[change.agentId]?.account.status == .active else {
+                return .failure(PresenceRefusal(reason: "the account of \(change.agentId) is not active"))
+            }
+            return update(change.agentId, cause: envelope, now: now) { agent in
+                agent.account.passwordHash = change.passwordHash
+                // Every earlier session ends; the owner's new one is issued after this record.
+                agent.account.sessionsNotBefore = envelope.occurredAt
+                agent.account.updatedBy = change.agentId
+            }
         case .agentActive(let active):
             return update(active.agentId, cause: envelope, now: now) { $0.noteActivity(at: now) }
         case .agentQueuesSet(let change):

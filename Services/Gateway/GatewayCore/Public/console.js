@@ -73,6 +73,7 @@
   const accounts = new Map(); // agentId -> AccountView (admins: GET /accounts, then account.updated frames)
   let accountsLoaded = false;
   let signingOut = false; // our own DELETE /agents/sessions/current is on its way
+  let changingPassword = false; // our own password change ends this session too; a new one follows
 
   // Roles (B1): only agents take chats and have an availability; supervisors (and admins)
   // log agents in and out of queues and sign them out; admins manage accounts.
@@ -163,7 +164,7 @@
       const err = new Error((data.error && data.error.message) || `HTTP ${res.status}`);
       err.status = res.status;
       err.code = data.error && data.error.code;
-      if (res.status === 401 && !anonymous && me && !signingOut) {
+      if (res.status === 401 && !anonymous && me && !signingOut && !changingPassword) {
         if (err.code === 'session_ended') sessionEnded(err); else expired();
       }
       throw err;
@@ -250,7 +251,7 @@
   // The session was ended elsewhere: signed out in another tab, by a supervisor or an
   // admin, or the account was disabled (a `session_ended` frame or HTTP 401).
   function sessionEnded(err) {
-    if (!me || signingOut) return;
+    if (!me || signingOut || changingPassword) return;
     const login = me.id;
     stop();
     showLogin(`You were signed out: ${err.message || 'Your session has ended.'}${codeOf(err) || ' (session_ended)'}`, login);
@@ -274,7 +275,7 @@
     people = null;
     selectedId = null;
     screen = 'chats';
-    for (const dialog of [ui.accountDialog, ui.confirm, ui.pick]) if (dialog.open) dialog.close('cancel');
+    for (const dialog of [ui.accountDialog, ui.confirm, ui.pick, $('settings-dialog')]) if (dialog.open) dialog.close('cancel');
     ui.alerts.textContent = '';
     ui.log.textContent = '';
     for (const list of [ui.incoming, ui.active, ui.parked, ui.wrapups, ui.people, ui.queues, ui.accounts, ui.snippets]) list.textContent = '';
@@ -775,7 +776,7 @@
       if (ws !== s) return;
       ws = null;
       live = false;
-      if (signingOut || !me) return render();
+      if (signingOut || changingPassword || !me) return render();
       if (e.code === 1008 && e.reason === 'unauthorized') return expired();
       if (e.code === 1008 && e.reason === 'malformed resume') {
         showError('The server refused to resume', new Error('the list of chats to resume was not accepted; reloading them'));
@@ -1794,6 +1795,60 @@
   ui.accountDialog.addEventListener('close', onAccountDialogClosed);
   for (const type of ['keydown', 'pointerdown', 'mousemove', 'wheel']) document.addEventListener(type, onActivity, { capture: true, passive: true });
   ui.signOut.addEventListener('click', signOut);
+
+  // ---- Own settings: away time (B2) and password (B1) ----
+  const settingsDialog = $('settings-dialog');
+  $('open-settings').addEventListener('click', async () => {
+    for (const id of ['password-current', 'password-new', 'password-confirm']) $(id).value = '';
+    for (const id of ['password-error', 'password-status', 'away-status']) $(id).textContent = '';
+    settingsDialog.showModal();
+    try {
+      const mine = await call('GET', '/agents/me');
+      $('settings-away').value = String(mine.account.awayAfterMinutes);
+    } catch (err) {
+      $('away-status').textContent = `Could not read your settings: ${err.message}${codeOf(err)}`;
+    }
+  });
+  $('settings-close').addEventListener('click', () => settingsDialog.close());
+  $('away-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const minutes = Number($('settings-away').value);
+    if (!Number.isFinite(minutes) || minutes < 0 || minutes > 1440) {
+      $('away-status').textContent = 'Give 0 (never) to 1440 minutes.';
+      return;
+    }
+    try {
+      await call('PUT', '/agents/me/settings', { awayAfterMinutes: minutes });
+      $('away-status').textContent = minutes ? `You show as away after ${minutes} idle minutes.` : 'You never show as away.';
+    } catch (err) {
+      $('away-status').textContent = `Not saved: ${err.message}${codeOf(err)}`;
+    }
+  });
+  $('password-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const current = $('password-current').value, next = $('password-new').value;
+    $('password-error').textContent = $('password-status').textContent = '';
+    if (!current) { $('password-error').textContent = 'Give your current password.'; return $('password-current').focus(); }
+    if (next.length < 8 || next.length > 128) { $('password-error').textContent = 'The new password needs 8 to 128 characters.'; return $('password-new').focus(); }
+    if (next !== $('password-confirm').value) { $('password-error').textContent = 'The two new passwords differ.'; return $('password-confirm').focus(); }
+    changingPassword = true;
+    $('password-save').disabled = true;
+    let changed = false;
+    try {
+      const session = await call('PUT', '/agents/me/password', { currentPassword: current, newPassword: next });
+      me.token = session.token;
+      changed = true;
+      save();
+      $('password-status').textContent = 'Password changed. Your other sessions are signed out.';
+      for (const id of ['password-current', 'password-new', 'password-confirm']) $(id).value = '';
+    } catch (err) {
+      $('password-error').textContent = `Not changed: ${err.message}${codeOf(err)}`;
+    } finally {
+      changingPassword = false;
+      $('password-save').disabled = false;
+      if (changed || !ws) reconnectNow(); // the old session's socket closed with it
+    }
+  });
   ui.available.addEventListener('click', () => {
     const p = myPerson();
     if (p) setAvailability({ available: !p.available }, p.available ? 'become unavailable' : 'become available');
