@@ -251,9 +251,9 @@ struct AccountsEndToEndTests {
             await samSocket.send(["type": "availability.set", "available": true])
             #expect(try await samSocket.next(type: "error")["code"]?.string == "forbidden")
             let strangerSocket = try await client.socket(token: stranger)
-            _ = try await strangerSocket.next(type: "hello")
+            _ = try await strangerSocket.next(type: "hello", timeout: .seconds(20))
             await strangerSocket.send(["type": "typing", "chatId": chatId, "typing": true])
-            #expect(try await strangerSocket.next(type: "error")["code"]?.string == "chat_not_found")
+            #expect(try await strangerSocket.next(type: "error", timeout: .seconds(20))["code"]?.string == "chat_not_found")
             await aliceSocket.send(["type": "message.send", "chatId": chatId, "clientMessageId": "a1", "text": "hello"])
             #expect(try await aliceSocket.next(type: "message.accepted")["clientMessageId"]?.string == "a1")
 
