@@ -189,3 +189,47 @@ public struct AccountUpdated: Codable, Sendable, Equatable {
         return !revokedSessions.contains { $0.sessionId == sessionId }
     }
 }
+
+/// The ranges an account's settings may take, checked by the gateway (clear errors) and by
+/// presence (the owner).
+public enum AccountLimits {
+    /// 0 removes the account's own maximum.
+    public static let maxChats = 0...100
+    /// 0: never away.
+    public static let awayAfterMinutes = 0.0...1_440.0
+}
+
+extension AccountStatus {
+    /// The moves an admin may make: pending → active or rejected, active ⇄ disabled
+    /// (staying as it is is no move).
+    public func mayBecome(_ next: AccountStatus) -> Bool {
+        guard next != self else { return true }
+        return switch self {
+        case .pending: next == .active || next == .rejected
+        case .active: next == .disabled
+        case .disabled: next == .active
+        case .rejected: false
+        }
+    }
+}
+
+extension AccountUpdated {
+    /// The account with the settings of an admin's change (status, roles, departments,
+    /// maximum, away time). What a status change sets off (sessions, presence) is the
+    /// owner's to do.
+    public func applying(_ change: AccountUpdateRequested) -> AccountUpdated {
+        var account = self
+        if let status = change.status { account.status = status }
+        if let roles = change.roles { account.roles = Array(Set(roles)).sorted() }
+        if let departments = change.departmentIds { account.departmentIds = departments }
+        if let maximum = change.maxChats { account.maxChats = maximum == 0 ? nil : maximum }
+        if let minutes = change.awayAfterMinutes { account.awayAfterMinutes = minutes }
+        return account
+    }
+
+    /// Whether both show the same settings (those `applying` sets).
+    public func hasSameSettings(as other: AccountUpdated) -> Bool {
+        status == other.status && roles == other.roles && departmentIds == other.departmentIds && maxChats == other.maxChats
+            && awayAfterMinutes == other.awayAfterMinutes
+    }
+}

@@ -102,17 +102,21 @@ public struct StaffSession: Codable, Sendable, Equatable {
 
 extension GatewayStore {
     static func account(_ db: Database, id: String) throws -> AccountUpdated? {
-        guard let text = try String.fetchOne(db, sql: "SELECT record FROM accounts WHERE id = ?", arguments: [id]) else { return nil }
-        return try? WireCodec.decodeValue(AccountUpdated.self, from: Data(text.utf8))
+        try accounts(db, where: "id = ?", [id]).first
     }
 
     static func accounts(_ db: Database) throws -> [AccountUpdated] {
-        try String.fetchAll(db, sql: "SELECT record FROM accounts ORDER BY id").compactMap { try? WireCodec.decodeValue(AccountUpdated.self, from: Data($0.utf8)) }
+        try accounts(db, where: "1", [])
     }
 
     static func account(_ db: Database, registrationId: String) throws -> AccountUpdated? {
-        guard let text = try String.fetchOne(db, sql: "SELECT record FROM accounts WHERE registration_id = ?", arguments: [registrationId]) else { return nil }
-        return try? WireCodec.decodeValue(AccountUpdated.self, from: Data(text.utf8))
+        try accounts(db, where: "registration_id = ?", [registrationId]).first
+    }
+
+    /// Stored records as they were published; one this build cannot read is left out.
+    private static func accounts(_ db: Database, where condition: String, _ arguments: StatementArguments) throws -> [AccountUpdated] {
+        try String.fetchAll(db, sql: "SELECT record FROM accounts WHERE \(condition) ORDER BY id", arguments: arguments)
+            .compactMap { try? WireCodec.decodeValue(AccountUpdated.self, from: Data($0.utf8)) }
     }
 
     static func saveAccount(_ account: AccountUpdated, in db: Database) throws {
@@ -260,16 +264,8 @@ extension ChatOperations {
         if change.agentId == caller.id, change.status == .disabled || (change.roles.map { !$0.contains(.admin) } ?? false) {
             throw APIError(.conflict, "own_account", "Admins cannot disable themselves or drop their own admin role.")
         }
-        if let status = change.status, status != before.status {
-            let allowed: Set<AccountStatus> = switch before.status {
-            case .pending: [.active, .rejected]
-            case .active: [.disabled]
-            case .disabled: [.active]
-            case .rejected: []
-            }
-            guard allowed.contains(status) else {
-                throw APIError(.conflict, "invalid_status_change", "An account that is \(before.status.rawValue) cannot become \(status.rawValue).")
-            }
+        if let status = change.status, !before.status.mayBecome(status) {
+            throw APIError(.conflict, "invalid_status_change", "An account that is \(before.status.rawValue) cannot become \(status.rawValue).")
         }
         if let roles = change.roles, roles.isEmpty { throw APIError.invalid("An account needs at least one role.") }
         if let departments = change.departmentIds {
@@ -277,11 +273,13 @@ extension ChatOperations {
             let unknown = Set(departments).subtracting(known)
             guard unknown.isEmpty else { throw APIError.invalid("There is no department \(unknown.sorted().joined(separator: ", ")).") }
         }
-        if let maximum = change.maxChats, !(0...100).contains(maximum) { throw APIError.invalid("maxChats must be 0 (none) to 100.") }
-        if let minutes = change.awayAfterMinutes, !(0...1_440).contains(minutes) { throw APIError.invalid("awayAfterMinutes must be 0 (never) to 1440.") }
+        if let maximum = change.maxChats, !AccountLimits.maxChats.contains(maximum) { throw APIError.invalid("maxChats must be 0 (none) to 100.") }
+        if let minutes = change.awayAfterMinutes, !AccountLimits.awayAfterMinutes.contains(minutes) {
+            throw APIError.invalid("awayAfterMinutes must be 0 (never) to 1440.")
+        }
         try await presence.command(agentId: change.agentId, .accountUpdateRequested(change))
-        let expected = Self.applying(change, to: before)
-        guard let after = try await readUntilInView({ try GatewayStore.account($0, id: change.agentId) }, until: { Self.sameSettings($0, expected) }) else {
+        let expected = before.applying(change)
+        guard let after = try await readUntilInView({ try GatewayStore.account($0, id: change.agentId) }, until: { $0.hasSameSettings(as: expected) }) else {
             throw APIError.timeout
         }
         return AccountView(after)
@@ -334,11 +332,13 @@ extension ChatOperations {
         return agent
     }
 
+    /// Answered once the directory shows a later `sessionsNotBefore` than before (presence
+    /// sets it by its own clock, so no clock here is compared with it).
     private func endAllSessions(of agentId: String, by caller: Caller) async throws {
-        let now = Date()
+        let before = try await read { try GatewayStore.account($0, id: agentId)?.sessionsNotBefore } ?? .distantPast
         try await presence.command(agentId: agentId, .sessionRevokeRequested(SessionRevokeRequested(
             agentId: agentId, actorId: caller.id, allSessions: true, endPresence: true)))
-        guard try await readUntilInView({ try GatewayStore.account($0, id: agentId) }, until: { ($0.sessionsNotBefore ?? .distantPast) >= now.addingTimeInterval(-5) }) != nil else {
+        guard try await readUntilInView({ try GatewayStore.account($0, id: agentId) }, until: { ($0.sessionsNotBefore ?? .distantPast) > before }) != nil else {
             throw APIError.timeout
         }
     }
@@ -348,7 +348,7 @@ extension ChatOperations {
     /// B2: the caller's own away time.
     func setAwayAfter(minutes: Double, caller: Caller) async throws -> AccountView {
         guard caller.role == .agent else { throw APIError(.forbidden, "forbidden", "Only staff have an away time.") }
-        guard (0...1_440).contains(minutes) else { throw APIError.invalid("awayAfterMinutes must be 0 (never) to 1440.") }
+        guard AccountLimits.awayAfterMinutes.contains(minutes) else { throw APIError.invalid("awayAfterMinutes must be 0 (never) to 1440.") }
         try await presence.command(agentId: caller.id, .accountUpdateRequested(AccountUpdateRequested(agentId: caller.id, actorId: caller.id, awayAfterMinutes: minutes)))
         guard let after = try await readUntilInView({ try GatewayStore.account($0, id: caller.id) }, until: { $0.awayAfterMinutes == minutes }) else {
             throw APIError.timeout
@@ -360,26 +360,12 @@ extension ChatOperations {
     /// at once while the agent shows as away.
     func noteActivity(of caller: Caller) async {
         guard caller.role == .agent else { return }
-        let away = (try? await read { try GatewayStore.agent($0, id: caller.id)?.status }) == "away"
-        guard activityThrottle.forward(true, key: caller.id) || away else { return }
-        try? await presence.command(agentId: caller.id, .agentActive(AgentActive(agentId: caller.id)))
+        let agentId = caller.id
+        // The view is read only for activity the throttle holds back: an away agent's counts at once.
+        if !activityThrottle.forward(true, key: agentId) {
+            guard (try? await read({ try GatewayStore.agent($0, id: agentId)?.status })) == "away" else { return }
+        }
+        try? await presence.command(agentId: agentId, .agentActive(AgentActive(agentId: agentId)))
     }
 
-    // MARK: Helpers
-
-    /// The account as presence will publish it after `change`, in the settings `change` touches.
-    static func applying(_ change: AccountUpdateRequested, to account: AccountUpdated) -> AccountUpdated {
-        var expected = account
-        if let status = change.status { expected.status = status }
-        if let roles = change.roles { expected.roles = Array(Set(roles)).sorted() }
-        if let departments = change.departmentIds { expected.departmentIds = departments }
-        if let maximum = change.maxChats { expected.maxChats = maximum == 0 ? nil : maximum }
-        if let minutes = change.awayAfterMinutes { expected.awayAfterMinutes = minutes }
-        return expected
-    }
-
-    static func sameSettings(_ lhs: AccountUpdated, _ rhs: AccountUpdated) -> Bool {
-        lhs.status == rhs.status && lhs.roles == rhs.roles && lhs.departmentIds == rhs.departmentIds && lhs.maxChats == rhs.maxChats
-            && lhs.awayAfterMinutes == rhs.awayAfterMinutes
-    }
 }

@@ -237,7 +237,9 @@ final class ChatOperations: Sendable {
 
     /// Validates and publishes a message. Resending the same `clientMessageId` is harmless:
     /// every reader stores a chat's message id once.
-    func post(chatId: String, clientMessageId: String, text: String, sender: Caller) async throws -> Accepted {
+    /// `checkDepartment` may refuse by the chat's department (a page's origin).
+    func post(chatId: String, clientMessageId: String, text: String, sender: Caller,
+              checkDepartment: (String) throws -> Void = { _ in }) async throws -> Accepted {
         guard WireID.isValid(clientMessageId) else {
             throw APIError.invalid("clientMessageId must be 1-128 characters of letters, digits and . _ : -")
         }
@@ -247,6 +249,7 @@ final class ChatOperations: Sendable {
             throw APIError(.contentTooLarge, "message_too_long", "A message may have at most \(configuration.maxMessageCharacters) characters.")
         }
         let chat = try await visibleChat(chatId, to: sender)
+        try checkDepartment(chat.departmentId)
         guard chat.status != "closed" else { throw APIError(.conflict, "chat_closed", "This chat has already ended.") }
         guard messageLimiter.allow(sender.id) else {
             throw APIError(.tooManyRequests, "rate_limited", "You are sending messages too fast; wait a moment and send again.")

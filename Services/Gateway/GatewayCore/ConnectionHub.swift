@@ -161,7 +161,8 @@ struct TypingFrame: Encodable {
     var sender: MessageView.SenderView
 }
 
-/// An account changed (registration, approval, roles...): admins' account lists follow.
+/// An account changed (registration, approval, roles...): admins' account lists and the
+/// account's own consoles follow.
 struct AccountUpdatedFrame: Encodable {
     var type = "account.updated"
     var account: AccountView

@@ -206,10 +206,9 @@ struct GatewayHTTP {
     @Sendable func postMessage(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let caller = try await authenticate(request)
         let body = try await decode(NewMessage.self, from: request)
-        if caller.role == .visitor {
-            try checkDepartmentOrigin(request, department: try await operations.visibleChat(try chatID(context), to: caller).departmentId)
+        let accepted = try await operations.post(chatId: try chatID(context), clientMessageId: body.clientMessageId, text: body.text, sender: caller) { department in
+            if caller.role == .visitor { try checkDepartmentOrigin(request, department: department) }
         }
-        let accepted = try await operations.post(chatId: try chatID(context), clientMessageId: body.clientMessageId, text: body.text, sender: caller)
         return jsonResponse(accepted, status: .accepted)
     }
 

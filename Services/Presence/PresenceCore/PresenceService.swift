@@ -41,7 +41,7 @@ public struct PresenceConfiguration: Sendable {
             DepartmentEntry(id: fields[0], displayName: fields[1], maxChatsPerAgent: try Self.maximum(fields, at: 2, variable: "PRESENCE_DEPARTMENTS"))
         }
         let departmentIDs = Set(departments.map(\.id))
-        awayAfterMinutes = try environment.double("PRESENCE_AWAY_AFTER_MINUTES", default: 5, range: 0...1_440)
+        awayAfterMinutes = try environment.double("PRESENCE_AWAY_AFTER_MINUTES", default: 5, range: AccountLimits.awayAfterMinutes)
         let away = awayAfterMinutes
         agents = try Self.entries(environment, "PRESENCE_AGENTS", default: "", fields: 3...6).map { fields throws(ConfigurationError) in
             guard LoginName.isValid(fields[0]) else {

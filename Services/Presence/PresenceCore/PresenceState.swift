@@ -343,37 +343,24 @@ public struct PresenceState: Sendable {
     /// An admin's change. Status moves: pending → active or rejected, active ⇄ disabled.
     private mutating func updateAccount(_ change: AccountUpdateRequested, cause: Envelope, now: Date) -> Result<[PresenceAction], PresenceRefusal> {
         guard let current = agents[change.agentId] else { return .failure(PresenceRefusal(reason: "unknown agent \(change.agentId)")) }
-        if let status = change.status, status != current.account.status {
-            let allowed: Set<AccountStatus> = switch current.account.status {
-            case .pending: [.active, .rejected]
-            case .active: [.disabled]
-            case .disabled: [.active]
-            case .rejected: []
-            }
-            guard allowed.contains(status) else {
-                return .failure(PresenceRefusal(reason: "account \(change.agentId) cannot go from \(current.account.status.rawValue) to \(status.rawValue)"))
-            }
+        if let status = change.status, !current.account.status.mayBecome(status) {
+            return .failure(PresenceRefusal(reason: "account \(change.agentId) cannot go from \(current.account.status.rawValue) to \(status.rawValue)"))
         }
         if let roles = change.roles, roles.isEmpty { return .failure(PresenceRefusal(reason: "an account needs at least one role")) }
         if let refusal = checkDepartments(change.departmentIds ?? []) { return .failure(refusal) }
-        if let maximum = change.maxChats, !(0...100).contains(maximum) { return .failure(PresenceRefusal(reason: "maxChats must be 0 (none) to 100")) }
-        if let minutes = change.awayAfterMinutes, !(0...1_440).contains(minutes) { return .failure(PresenceRefusal(reason: "awayAfterMinutes must be 0 (never) to 1440")) }
+        if let maximum = change.maxChats, !AccountLimits.maxChats.contains(maximum) { return .failure(PresenceRefusal(reason: "maxChats must be 0 (none) to 100")) }
+        if let minutes = change.awayAfterMinutes, !AccountLimits.awayAfterMinutes.contains(minutes) {
+            return .failure(PresenceRefusal(reason: "awayAfterMinutes must be 0 (never) to 1440"))
+        }
         return update(change.agentId, cause: cause, now: now) { agent in
-            if let status = change.status, status != agent.account.status {
-                agent.account.status = status
-                if status != .active {
-                    // Off the system at once: open sessions end, chats go back to the queue.
-                    agent.account.sessionsNotBefore = now
-                    agent.goOffline()
-                }
+            let before = agent.account.status
+            agent.account = agent.account.applying(change)
+            if agent.account.status != before, agent.account.status != .active {
+                // Off the system at once: open sessions end, chats go back to the queue.
+                agent.account.sessionsNotBefore = now
+                agent.goOffline()
             }
-            if let roles = change.roles { agent.account.roles = Array(Set(roles)).sorted() }
-            if let departments = change.departmentIds {
-                agent.account.departmentIds = departments
-                agent.loggedOutOf.formIntersection(departments)
-            }
-            if let maximum = change.maxChats { agent.account.maxChats = maximum == 0 ? nil : maximum }
-            if let minutes = change.awayAfterMinutes { agent.account.awayAfterMinutes = minutes }
+            if let departments = change.departmentIds { agent.loggedOutOf.formIntersection(departments) }
             agent.account.updatedBy = change.actorId
         }
     }
