@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // MARK: Shared
@@ -118,9 +120,25 @@ let package = Package(
         .executableTarget(name: "Presence", dependencies: ["PresenceCore"], path: "Services/Presence/Presence", swiftSettings: strict),
 
         // MARK: Archiver
-        .target(name: "ArchiverCore", dependencies: ["ChatRuntime", "ChatOps"], path: "Services/Archiver/ArchiverCore", swiftSettings: strict),
+        .target(name: "ArchiverCore", dependencies: ["ChatRuntime", "ChatOps", "ArchiverDelivery", "TranscriptPDF"], path: "Services/Archiver/ArchiverCore", swiftSettings: strict),
         .executableTarget(name: "Archiver", dependencies: ["ArchiverCore"], path: "Services/Archiver/Archiver", swiftSettings: strict),
-        .target(name: "TranscriptPDF", dependencies: ["CPangoCairo"], path: "Services/Archiver/TranscriptPDF", swiftSettings: strict),
+        .target(name: "TranscriptPDF", dependencies: ["CPangoCairo", "ChatWire"], path: "Services/Archiver/TranscriptPDF", swiftSettings: strict),
+        .target(
+            name: "ArchiverDelivery",
+            dependencies: [
+                "ChatStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/Archiver/ArchiverDelivery",
+            swiftSettings: strict
+        ),
 
         // MARK: Development tools
         .executableTarget(
@@ -142,6 +160,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Services/ChatCtl",
             swiftSettings: strict
@@ -163,7 +184,37 @@ let package = Package(
         .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"], path: "Tests/RouterCoreTests", swiftSettings: strict),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], path: "Tests/GatewayCoreTests", swiftSettings: strict),
         .testTarget(name: "PresenceCoreTests", dependencies: ["PresenceCore"], path: "Tests/PresenceCoreTests", swiftSettings: strict),
+        // Local SMTP and webhook servers that tests deliver to.
+        .target(
+            name: "DeliveryTestServers",
+            dependencies: [
+                "ArchiverDelivery",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/DeliveryTestServers",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ArchiverDeliveryTests",
+            dependencies: [
+                "ArchiverDelivery", "ChatStore", "DeliveryTestServers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/ArchiverDeliveryTests",
+            swiftSettings: strict
+        ),
         .testTarget(name: "TranscriptPDFTests", dependencies: ["TranscriptPDF"], path: "Tests/TranscriptPDFTests", swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["ChatDevKit", "ChatWire", "ChatKafka", "GatewayCore"], path: "Tests/EndToEndTests", swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["ChatDevKit", "ChatWire", "ChatKafka", "GatewayCore", "DeliveryTestServers"], path: "Tests/EndToEndTests", swiftSettings: strict),
     ]
 )

@@ -59,5 +59,6 @@ topic router.changelog 12 compact
 topic telephony.calls 6 delete
 topic chat.signals 12 delete
 topic accounts.directory 6 compact
+topic departments.settings 3 compact
 
 echo "topics: all present"

@@ -12,8 +12,8 @@ import Logging
 struct ChatCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chatctl",
-        abstract: "Operate a live chat system: create the first admin, hash passwords.",
-        subcommands: [CreateAdmin.self, HashPassword.self])
+        abstract: "Operate a live chat system: create the first admin, hash passwords, export the archive.",
+        subcommands: [CreateAdmin.self, HashPassword.self, Export.self])
 }
 
 /// Reads a password from a file or standard input (first line), never from arguments

@@ -78,7 +78,7 @@ public final class OutboxPublisher: Service, Sendable {
             } catch {
                 failures += 1
                 logger.warning("outbox publish failed; retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
-                if failures > 3, Task.isShuttingDownGracefully { return }
+                if Task.isCancelled || (failures > 3 && Task.isShuttingDownGracefully) { return }
                 try? await Task.sleep(for: .milliseconds(min(100 * failures * failures, 2_000)))
             }
         }

@@ -18,6 +18,9 @@ public final class ServiceStore: Sendable {
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Deleted rows are overwritten, so an erased visitor's text does not linger in
+            // free pages of the file (A6).
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         database = try DatabasePool(path: path, configuration: configuration)
         var migrator = DatabaseMigrator()
@@ -44,6 +47,13 @@ public final class ServiceStore: Sendable {
             migrator.registerMigration(migration.name, migrate: migration.migrate)
         }
         try migrator.migrate(database)
+    }
+
+    /// Copies the write-ahead log into the database file and empties it, so old page
+    /// images (an erased visitor's text among them) leave the disk. Best effort: a reader
+    /// in the middle of a transaction makes it wait for the next call.
+    public func truncateLog() async {
+        _ = try? await database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
     }
 }
 

@@ -42,6 +42,16 @@ public enum EventType: String, CaseIterable, Sendable {
     case accountUpdated = "account.updated"
     case chatVisitorPresence = "chat.visitor_presence"
     case accountPasswordSet = "account.password_set"
+    case archiveSearchRequested = "archive.search_requested"
+    case archiveSearchAnswered = "archive.search_answered"
+    case archiveDeleteRequested = "archive.delete_requested"
+    case archiveDeleteAnswered = "archive.delete_answered"
+    case chatDeleted = "chat.deleted"
+    case visitorErasureRequested = "visitor.erasure_requested"
+    case departmentSettingsUpdated = "department.settings_updated"
+    case transcriptEmailRequested = "transcript.email_requested"
+    case ticketRequested = "ticket.requested"
+    case deliveryQueued = "delivery.queued"
 
     public var schemaVersion: Int { 1 }
 }
@@ -90,6 +100,16 @@ public enum WireEvent: Sendable, Equatable {
     case accountUpdated(AccountUpdated)
     case chatVisitorPresence(ChatVisitorPresence)
     case accountPasswordSet(AccountPasswordSet)
+    case archiveSearchRequested(ArchiveSearchRequested)
+    case archiveSearchAnswered(ArchiveSearchAnswered)
+    case archiveDeleteRequested(ArchiveDeleteRequested)
+    case archiveDeleteAnswered(ArchiveDeleteAnswered)
+    case chatDeleted(ChatDeleted)
+    case visitorErasureRequested(VisitorErasureRequested)
+    case departmentSettingsUpdated(DepartmentSettingsUpdated)
+    case transcriptEmailRequested(TranscriptEmailRequested)
+    case ticketRequested(TicketRequested)
+    case deliveryQueued(DeliveryQueued)
 
     public var type: EventType {
         switch self {
@@ -135,6 +155,16 @@ public enum WireEvent: Sendable, Equatable {
         case .accountUpdated: .accountUpdated
         case .chatVisitorPresence: .chatVisitorPresence
         case .accountPasswordSet: .accountPasswordSet
+        case .archiveSearchRequested: .archiveSearchRequested
+        case .archiveSearchAnswered: .archiveSearchAnswered
+        case .archiveDeleteRequested: .archiveDeleteRequested
+        case .archiveDeleteAnswered: .archiveDeleteAnswered
+        case .chatDeleted: .chatDeleted
+        case .visitorErasureRequested: .visitorErasureRequested
+        case .departmentSettingsUpdated: .departmentSettingsUpdated
+        case .transcriptEmailRequested: .transcriptEmailRequested
+        case .ticketRequested: .ticketRequested
+        case .deliveryQueued: .deliveryQueued
         }
     }
 
@@ -163,6 +193,12 @@ public enum WireEvent: Sendable, Equatable {
         case .chatAssignmentProposed(let payload): payload.chatId
         case .chatTyping(let payload): payload.chatId
         case .chatVisitorPresence(let payload): payload.chatId
+        case .archiveDeleteRequested(let payload): payload.chatId
+        case .chatDeleted(let payload): payload.chatId
+        case .transcriptEmailRequested(let payload): payload.chatId
+        case .ticketRequested(let payload): payload.chatId
+        case .deliveryQueued(let payload): payload.chatId
+        case .archiveSearchRequested, .archiveSearchAnswered, .archiveDeleteAnswered, .visitorErasureRequested, .departmentSettingsUpdated: nil
         case .agentConnected, .agentDisconnected, .agentAvailabilitySet, .gatewayStarted, .agentPresenceChanged, .departmentAvailabilityChanged, .routerPartitionSnapshot,
              .agentCallStarted, .agentCallEnded, .callRoutingRequested, .callRouted, .agentQueuesSet,
              .accountRegistrationRequested, .accountUpdateRequested, .sessionRevokeRequested, .agentActive, .accountUpdated, .accountPasswordSet: nil
@@ -232,6 +268,16 @@ public enum WireEvent: Sendable, Equatable {
         case .accountUpdated: self = .accountUpdated(try AccountUpdated(from: decoder))
         case .chatVisitorPresence: self = .chatVisitorPresence(try ChatVisitorPresence(from: decoder))
         case .accountPasswordSet: self = .accountPasswordSet(try AccountPasswordSet(from: decoder))
+        case .archiveSearchRequested: self = .archiveSearchRequested(try ArchiveSearchRequested(from: decoder))
+        case .archiveSearchAnswered: self = .archiveSearchAnswered(try ArchiveSearchAnswered(from: decoder))
+        case .archiveDeleteRequested: self = .archiveDeleteRequested(try ArchiveDeleteRequested(from: decoder))
+        case .archiveDeleteAnswered: self = .archiveDeleteAnswered(try ArchiveDeleteAnswered(from: decoder))
+        case .chatDeleted: self = .chatDeleted(try ChatDeleted(from: decoder))
+        case .visitorErasureRequested: self = .visitorErasureRequested(try VisitorErasureRequested(from: decoder))
+        case .departmentSettingsUpdated: self = .departmentSettingsUpdated(try DepartmentSettingsUpdated(from: decoder))
+        case .transcriptEmailRequested: self = .transcriptEmailRequested(try TranscriptEmailRequested(from: decoder))
+        case .ticketRequested: self = .ticketRequested(try TicketRequested(from: decoder))
+        case .deliveryQueued: self = .deliveryQueued(try DeliveryQueued(from: decoder))
         }
     }
 
@@ -276,6 +322,16 @@ public enum WireEvent: Sendable, Equatable {
         case .accountUpdated(let payload): try payload.encode(to: encoder)
         case .chatVisitorPresence(let payload): try payload.encode(to: encoder)
         case .accountPasswordSet(let payload): try payload.encode(to: encoder)
+        case .archiveSearchRequested(let payload): try payload.encode(to: encoder)
+        case .archiveSearchAnswered(let payload): try payload.encode(to: encoder)
+        case .archiveDeleteRequested(let payload): try payload.encode(to: encoder)
+        case .archiveDeleteAnswered(let payload): try payload.encode(to: encoder)
+        case .chatDeleted(let payload): try payload.encode(to: encoder)
+        case .visitorErasureRequested(let payload): try payload.encode(to: encoder)
+        case .departmentSettingsUpdated(let payload): try payload.encode(to: encoder)
+        case .transcriptEmailRequested(let payload): try payload.encode(to: encoder)
+        case .ticketRequested(let payload): try payload.encode(to: encoder)
+        case .deliveryQueued(let payload): try payload.encode(to: encoder)
         }
     }
 }

@@ -35,6 +35,10 @@ public enum Topic: String, CaseIterable, Sendable {
     /// partitions as `presence.commands`). Compacted; written by presence (the directory's
     /// owner), read by gateways (sign-in, sessions) and presence instances.
     case accountsDirectory = "accounts.directory"
+    /// Each department's admin settings as they are now (`department.settings_updated`:
+    /// retention). Key: department id. Compacted; written by gateways (admin requests),
+    /// read by gateways and archivers (all partitions).
+    case departmentSettings = "departments.settings"
 
     public var name: String { rawValue }
 
@@ -43,14 +47,14 @@ public enum Topic: String, CaseIterable, Sendable {
         switch self {
         case .chatCommands, .chatConversations, .archiveQueries, .routerChangelog, .chatSignals: 12
         case .presenceCommands, .presenceAgents, .telephonyCalls, .accountsDirectory: 6
-        case .presenceDepartments, .gatewayReplies: 3
+        case .presenceDepartments, .gatewayReplies, .departmentSettings: 3
         }
     }
 
     /// `delete` or `compact`, as created on a real Kafka cluster.
     public var cleanupPolicy: String {
         switch self {
-        case .presenceAgents, .presenceDepartments, .routerChangelog, .accountsDirectory: "compact"
+        case .presenceAgents, .presenceDepartments, .routerChangelog, .accountsDirectory, .departmentSettings: "compact"
         default: "delete"
         }
     }

@@ -151,6 +151,47 @@ class ConsolePage:
             agents: tr.querySelector('.agents').textContent,
             loggedIn: tr.querySelector('.queue-login').checked}]))""")
 
+    def archive_rows(self):
+        """The Archive view's results, in their order."""
+        return self.js("""return [...document.querySelectorAll('#archive-results tbody tr')].map(tr => ({
+            chatId: tr.dataset.chatId, time: tr.querySelector('.a-time').textContent, department: tr.querySelector('.a-dept').textContent,
+            contact: tr.querySelector('.a-contact').textContent, agents: tr.querySelector('.a-agents').textContent,
+            messages: Number(tr.querySelector('.a-count').textContent), status: tr.querySelector('.a-status').textContent,
+            current: tr.classList.contains('current')}))""")
+
+    def archive_search(self, query, expect=lambda rows: rows, what="results", timeout=15):
+        """Searches the archive (again, until `expect(rows)` holds: it files chats moments after they change)."""
+        field = self.find("#archive-q")
+        field.clear()
+        field.send_keys(query, Keys.ENTER)
+
+        def check():
+            if self.text("#archive-status") in ("Searching…", "Loading more…"):
+                return None
+            rows = self.archive_rows()
+            if expect(rows):
+                return [rows]
+            self.find("#archive-go").click()
+            time.sleep(0.3)
+            return None
+        return eventually(check, timeout, f"{what} for {query!r} in {self.name}'s archive")[0]
+
+    def archived(self):
+        """The archived chat shown: title, story lines and transcript."""
+        return self.js("""const v = document.getElementById('archived-view'); return v.hidden ? null : {
+            chatId: v.dataset.chatId, title: document.getElementById('archived-title').textContent,
+            meta: document.getElementById('archived-meta').textContent,
+            story: [...document.querySelectorAll('#archived-story li')].map(li => li.textContent),
+            messages: [...document.querySelectorAll('#archived-messages .msg')].map(m => ({
+                sender: m.querySelector('.sender').textContent, text: m.querySelector('.text').textContent}))}""")
+
+    def customer(self):
+        """The customer panel of the chat shown (D2)."""
+        return self.js("""const c = document.getElementById('customer'); return c.hidden ? null : {
+            summary: document.getElementById('customer-summary').textContent, name: document.getElementById('customer-name').textContent,
+            visitorId: document.getElementById('customer-id').textContent, note: document.getElementById('customer-history-note').textContent,
+            earlier: [...document.querySelectorAll('#customer-history li')].map(li => ({chatId: li.dataset.chatId, label: li.textContent}))}""")
+
     def beeps(self):
         return self.js("return window.__beeps")
 

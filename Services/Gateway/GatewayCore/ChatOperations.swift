@@ -28,6 +28,7 @@ final class ChatOperations: Sendable {
     /// A valid bcrypt hash of a random secret, at the configured cost: signing in with an
     /// unknown name costs as much as with a wrong password.
     let decoyHash: String
+    let archive: ArchiveClient
 
     init(store: ServiceStore, producer: KafkaProducer, replies: PendingReplies, viewCommits: ViewCommits, presence: PresenceReporter,
          signer: AccessTokenSigner, configuration: GatewayConfiguration) {
@@ -44,6 +45,8 @@ final class ChatOperations: Sendable {
         self.configuration = configuration
         messageLimiter = RateLimiter(perMinute: configuration.messagesPerMinute, burst: configuration.messageBurst)
         typingThrottle = TypingThrottle(interval: 2)
+        archive = ArchiveClient(producer: producer, replies: replies, gatewayID: configuration.common.instanceID,
+                                timeout: .milliseconds(configuration.replyTimeoutMilliseconds))
     }
 
     var gatewayID: String { configuration.common.instanceID }
@@ -145,10 +148,7 @@ final class ChatOperations: Sendable {
     }
 
     private func validate(_ message: OfflineMessage) throws {
-        let email = message.email
-        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        guard email.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
-              !email.contains(where: { $0.isWhitespace }) else {
+        guard EmailAddress.isValid(message.email) else {
             throw APIError.invalid("offlineMessage.email must be an e-mail address like name@example.com.")
         }
         guard !message.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {

@@ -67,9 +67,16 @@ struct CrossOriginMiddleware<Context: RequestContext>: RouterMiddleware {
             response.headers[.accessControlAllowHeaders] = "Authorization, Content-Type"
             response.headers[.accessControlMaxAge] = "600"
         } else {
-            response = try await next(request, context)
+            do {
+                response = try await next(request, context)
+            } catch let error as any HTTPResponseError {
+                // An error answer needs the headers too, or the page cannot read why it failed.
+                response = try error.response(from: request, context: context)
+            }
         }
         response.headers[.accessControlAllowOrigin] = origin
+        response.headers[.accessControlExposeHeaders] = "Content-Disposition, \(ArchiveExport.totalHeader)"
+
         response.headers[.vary] = "Origin"
         return response
     }

@@ -17,9 +17,13 @@ struct GatewayViewApplier: EventApplier {
     let hub: ConnectionHub
     let replies: PendingReplies
     let viewCommits: ViewCommits
+    let store: ServiceStore
 
     func apply(_ envelope: Envelope, record: KafkaConsumedRecord, in db: Database) throws -> [GatewayEffect] {
-        try GatewayStore.apply(envelope, in: db)
+        if case .visitorErasureRequested = envelope.event {
+            Task { [store] in await store.truncateLog() }  // runs once this transaction committed
+        }
+        return try GatewayStore.apply(envelope, in: db)
     }
 
     func afterCommit(_ effects: [GatewayEffect]) async {
@@ -74,9 +78,10 @@ public enum GatewayApplication {
             },
             logger: logger)
         let views = ConsumerLoop(
-            name: "views", topics: [.chatConversations, .presenceAgents, .presenceDepartments, .gatewayReplies, .chatSignals, .accountsDirectory],
+            name: "views", topics: [.chatConversations, .presenceAgents, .presenceDepartments, .gatewayReplies, .chatSignals, .accountsDirectory,
+                                  .departmentSettings],
             mode: .allPartitions,
-            store: store, common: configuration.common, applier: GatewayViewApplier(hub: hub, replies: replies, viewCommits: viewCommits), outbox: nil,
+            store: store, common: configuration.common, applier: GatewayViewApplier(hub: hub, replies: replies, viewCommits: viewCommits, store: store), outbox: nil,
             health: context.health, logger: logger)
         // Shut down in reverse: HTTP drains first, the producer flushes last.
         let heartbeat = PresenceHeartbeat(reporter: presence, interval: .seconds(configuration.presenceHeartbeatSeconds))

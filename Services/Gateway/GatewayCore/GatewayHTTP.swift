@@ -16,6 +16,7 @@ struct GatewayHTTP {
         api.post("/visitors", use: createVisitor)
         api.post("/agents/sessions", use: createAgentSession)
         AccountsHTTP(http: self).register(on: api)
+        ArchiveHTTP(http: self).register(on: api)
         api.put("/agents/me/availability", use: setAvailability)
         api.put("/agents/me/queues", use: setQueues)
         api.get("/queue", use: queue)

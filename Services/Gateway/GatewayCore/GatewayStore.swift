@@ -123,6 +123,13 @@ enum GatewayStore {
                 table.column("record", .text).notNull()
             }
         }),
+        // Admin settings per department (`departments.settings`).
+        ("gateway-11", { db in
+            try db.create(table: "department_settings") { table in
+                table.column("department_id", .text).primaryKey()
+                table.column("record", .text).notNull()
+            }
+        }),
     ]
 
     // MARK: Applying events
@@ -262,6 +269,13 @@ enum GatewayStore {
             overviewDepartments.insert(change.departmentId)
             effects.append(.departmentChanged(DepartmentView(departmentId: change.departmentId, displayName: change.displayName,
                                                              open: change.open, availableAgents: change.availableAgents)))
+        case .chatDeleted(let deleted):
+            try forgetChats(db, where: "id = ?", deleted.chatId)
+        case .visitorErasureRequested(let erasure):
+            try forgetChats(db, where: "visitor_id = ?", erasure.visitorId)
+        case .departmentSettingsUpdated(let settings):
+            try db.execute(sql: "INSERT OR REPLACE INTO department_settings (department_id, record) VALUES (?, ?)",
+                           arguments: [settings.departmentId, APIJSON.string(settings)])
         case .accountUpdated(let account):
             try saveAccount(account, in: db)
             effects.append(.accountChanged(account))
@@ -290,6 +304,29 @@ enum GatewayStore {
             effects.append(.reply(causationId: causation, envelope))
         }
         return effects
+    }
+
+    /// E4/A6: drops chats (and their messages and participants) from the view.
+    static func forgetChats(_ db: Database, where condition: String, _ value: String) throws {
+        let ids = try String.fetchAll(db, sql: "SELECT id FROM chats WHERE \(condition)", arguments: [value])
+        for id in ids {
+            try db.execute(sql: "DELETE FROM messages WHERE chat_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM chat_participants WHERE chat_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM chats WHERE id = ?", arguments: [id])
+        }
+    }
+
+    static func departmentSettings(_ db: Database, id: String) throws -> DepartmentSettingsUpdated? {
+        try String.fetchOne(db, sql: "SELECT record FROM department_settings WHERE department_id = ?", arguments: [id])
+            .flatMap { try? WireCodec.decodeValue(DepartmentSettingsUpdated.self, from: Data($0.utf8)) }
+    }
+
+    static func openChatCount(_ db: Database, visitorId: String) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chats WHERE visitor_id = ? AND status != 'closed'", arguments: [visitorId]) ?? 0
+    }
+
+    static func chatCount(_ db: Database, visitorId: String) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chats WHERE visitor_id = ?", arguments: [visitorId]) ?? 0
     }
 
     // MARK: Reading views

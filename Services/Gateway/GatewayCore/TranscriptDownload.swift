@@ -7,24 +7,6 @@ import TranscriptPDF
 /// answers (the archive stays the only source; rendering needs no state). Rendering is
 /// blocking CPU work, so it runs off the cooperative pool.
 enum TranscriptDownload {
-    static func document(_ transcript: Transcript, departmentName: String) -> TranscriptDocument {
-        TranscriptDocument(
-            title: "Chat transcript",
-            departmentName: departmentName,
-            agentNames: transcript.agents.map(\.displayName),
-            visitorName: transcript.visitor.displayName,
-            startedAt: transcript.queuedAt,
-            endedAt: transcript.closedAt,
-            lines: transcript.messages.map { message in
-                let role: TranscriptDocument.Line.Role = switch message.sender.role {
-                case .visitor: .visitor
-                case .agent: .agent
-                case .system: .system
-                }
-                return TranscriptDocument.Line(at: message.sentAt, author: message.sender.displayName, role: role, text: message.text)
-            })
-    }
-
     static func render(_ document: TranscriptDocument, timeZone: TimeZone) async throws -> Data {
         try await OffPool.run { try TranscriptPDF.render(document, timeZone: timeZone) }
     }
@@ -44,7 +26,7 @@ extension GatewayHTTP {
         let zone = try TranscriptDownload.timeZone(request.uri.queryParameters.get("timeZone"))
         let transcript = try await operations.transcript(chatId: try context.parameters.require("chatId"), caller: caller)
         let department = try await operations.read { try GatewayStore.department($0, id: transcript.departmentId) }
-        let document = TranscriptDownload.document(transcript, departmentName: department?.displayName ?? transcript.departmentId)
+        let document = TranscriptDocument(transcript, departmentName: department?.displayName ?? transcript.departmentId)
         let pdf: Data
         do {
             pdf = try await TranscriptDownload.render(document, timeZone: zone)

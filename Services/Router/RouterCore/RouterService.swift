@@ -78,6 +78,13 @@ final class RouterApplier: EventApplier {
             }
             return []
         }
+        if case .visitorErasureRequested(let erasure) = envelope.event {
+            // A6: written to every partition; each owner forgets the visitor's ended chats
+            // of its own (the gateway refuses an erasure while a chat is open).
+            try RouterStore.forgetClosedChats(db, visitorId: erasure.visitorId, partition: record.partition)
+            Task { [store] in await store.truncateLog() }  // runs once this transaction committed
+            return []
+        }
         let commandPartition = record.topic == Topic.chatCommands.name ? record.partition : nil
         try guarded.withLock { guarded in
             if let commandPartition { guarded.pending.nextCommandOffsets[commandPartition] = record.offset + 1 }

@@ -175,6 +175,10 @@ enum RouterStore {
         try Int32.fetchOne(db, sql: "SELECT partition FROM chats WHERE id = ?", arguments: [chatId])
     }
 
+    static func forgetClosedChats(_ db: Database, visitorId: String, partition: Int32) throws {
+        try db.execute(sql: "DELETE FROM chats WHERE visitor_id = ? AND partition = ? AND status = 'closed'", arguments: [visitorId, partition])
+    }
+
     static func isClosed(_ db: Database, chatId: String) throws -> Bool {
         try Bool.fetchOne(db, sql: "SELECT 1 FROM chats WHERE id = ? AND status = 'closed'", arguments: [chatId]) ?? false
     }

@@ -69,7 +69,7 @@
   let selectedId = null;
   const busyButtons = new Set(); // requests in flight, by a key, so a double click sends once
   const touched = new Map(); // chatId -> when its state last changed here (performance.now())
-  let screen = 'chats'; // 'chats' or 'admin' (admins only)
+  let screen = 'chats'; // 'chats', 'archive' or 'admin' (admins only)
   const accounts = new Map(); // agentId -> AccountView (admins: GET /accounts, then account.updated frames)
   let accountsLoaded = false;
   let signingOut = false; // our own DELETE /agents/sessions/current is on its way
@@ -126,6 +126,20 @@
     queues: document.querySelector('#queues tbody'), people: $('people'),
     confirm: $('confirm'), confirmTitle: $('confirm-title'), confirmText: $('confirm-text'), confirmYes: $('confirm-yes'), confirmNo: $('confirm-no'),
     pick: $('pick'), pickTitle: $('pick-title'), pickOptions: $('pick-options'), pickNone: $('pick-none'), pickYes: $('pick-yes'), pickNo: $('pick-no'),
+    screenArchive: $('screen-archive'), archive: $('archive'),
+    archiveSearch: $('archive-search'), archiveQ: $('archive-q'), archiveDept: $('archive-dept'), archiveMine: $('archive-mine'), archiveGo: $('archive-go'),
+    archiveStatus: $('archive-status'), archiveRows: document.querySelector('#archive-results tbody'), archiveEmpty: $('archive-empty'), archiveMore: $('archive-more'),
+    archiveTools: $('archive-tools'), toolsDept: $('tools-dept'), exportForm: $('export-form'), exportFrom: $('export-from'), exportTo: $('export-to'),
+    exportGo: $('export-go'), exportStatus: $('export-status'), deleteAll: $('archive-delete-all'), deleteAllStatus: $('delete-all-status'),
+    archivedEmpty: $('archived-empty'), archivedView: $('archived-view'), archivedTitle: $('archived-title'), archivedMeta: $('archived-meta'),
+    archivedPdf: $('archived-pdf'), archivedEmail: $('archived-email'), archivedTicket: $('archived-ticket'), archivedDelete: $('archived-delete'),
+    archivedStory: $('archived-story'), archivedMessages: $('archived-messages'), archivedNoMessages: $('archived-no-messages'),
+    customer: $('customer'), customerSummary: $('customer-summary'), customerName: $('customer-name'), customerId: $('customer-id'),
+    customerEmail: $('customer-email'), customerEmailLabel: $('customer-email-label'), customerHistory: $('customer-history'),
+    customerNote: $('customer-history-note'), customerRefresh: $('customer-refresh'),
+    retention: $('retention'),
+    ask: $('ask'), askForm: $('ask-form'), askTitle: $('ask-title'), askText: $('ask-text'), askEmail: $('ask-email'), askEmailLabel: $('ask-email-label'),
+    askNote: $('ask-note'), askNoteLabel: $('ask-note-label'), askError: $('ask-error'), askYes: $('ask-yes'), askNo: $('ask-no'),
   };
 
   // ---- Errors and notes: shown, never swallowed ----
@@ -160,16 +174,18 @@
       throw err;
     }
     const data = await res.json().catch(() => ({}));
-    if (!res.ok) {
-      const err = new Error((data.error && data.error.message) || `HTTP ${res.status}`);
-      err.status = res.status;
-      err.code = data.error && data.error.code;
-      if (res.status === 401 && !anonymous && me && !signingOut && !changingPassword) {
-        if (err.code === 'session_ended') sessionEnded(err); else expired();
-      }
-      throw err;
-    }
+    if (!res.ok) throw failure(res, data, anonymous);
     return data;
+  }
+  // The error of a refused request, with the server's message and code; a 401 ends the session here.
+  function failure(res, data, anonymous) {
+    const err = new Error((data.error && data.error.message) || `HTTP ${res.status}`);
+    err.status = res.status;
+    err.code = data.error && data.error.code;
+    if (res.status === 401 && !anonymous && me && !signingOut && !changingPassword) {
+      if (err.code === 'session_ended') sessionEnded(err); else expired();
+    }
+    return err;
   }
 
   // Runs one request per key at a time; the error is shown with `what`.
@@ -275,10 +291,13 @@
     people = null;
     selectedId = null;
     screen = 'chats';
-    for (const dialog of [ui.accountDialog, ui.confirm, ui.pick, $('settings-dialog')]) if (dialog.open) dialog.close('cancel');
+    for (const dialog of [ui.accountDialog, ui.confirm, ui.pick, ui.ask, $('settings-dialog')]) if (dialog.open) dialog.close('cancel');
+    resetArchive();
+    earlier.clear();
+    retention.clear();
     ui.alerts.textContent = '';
     ui.log.textContent = '';
-    for (const list of [ui.incoming, ui.active, ui.parked, ui.wrapups, ui.people, ui.queues, ui.accounts, ui.snippets]) list.textContent = '';
+    for (const list of [ui.incoming, ui.active, ui.parked, ui.wrapups, ui.people, ui.queues, ui.accounts, ui.snippets, ui.retention, ui.customerHistory]) list.textContent = '';
   }
 
   function showLogin(message, login) {
@@ -411,7 +430,7 @@
     ui.login.hidden = true;
     ui.app.hidden = false;
     ui.meName.textContent = me.displayName;
-    screen = saved.screen === 'admin' && isAdmin() ? 'admin' : 'chats';
+    screen = saved.screen === 'admin' && isAdmin() ? 'admin' : saved.screen === 'archive' ? 'archive' : 'chats';
     // Chats and unsent messages this tab knew before a reload.
     for (const [id, marks] of Object.entries(saved.chats || {})) {
       const conv = ensureConv(id);
@@ -426,6 +445,8 @@
     connect();
     render();
     if (selectedId) select(selectedId);
+    if (screen === 'archive') archiveSearch();
+    if (screen === 'admin') loadRetention();
   }
 
   // ---- Conversations ----
@@ -1149,8 +1170,11 @@
 
   // ---- Admins (B1): accounts and widget snippets ----
   function setScreen(which) {
-    screen = which === 'admin' && isAdmin() ? 'admin' : 'chats';
+    const was = screen;
+    screen = which === 'admin' && isAdmin() ? 'admin' : which === 'archive' ? 'archive' : 'chats';
     if (screen === 'admin' && !accountsLoaded) refreshAccounts();
+    if (screen === 'admin' && was !== 'admin') loadRetention();
+    if (screen === 'archive' && !archive.asked) archiveSearch();
     save();
     render();
   }
@@ -1265,6 +1289,505 @@
       try { copied = document.execCommand('copy'); } catch (e) { copied = false; }
     }
     status.textContent = copied ? `Copied the ${name} snippet.` : 'The browser did not allow copying: the snippet is selected, press Ctrl+C.';
+  }
+
+  // ---- Files: PDF transcripts and exports, fetched with the token and saved as downloads ----
+  // Resolves to {blob, name, headers}; fails like `call` (the server's message and code).
+  async function fetchFile(path, fallbackName) {
+    let res;
+    try {
+      res = await fetch(API + path, { headers: { Authorization: 'Bearer ' + me.token } });
+    } catch (e) {
+      const err = new Error('The server cannot be reached.');
+      err.code = 'network';
+      throw err;
+    }
+    if (!res.ok) throw failure(res, await res.json().catch(() => ({})), false);
+    const match = /filename="?([^";]+)"?/i.exec(res.headers.get('Content-Disposition') || '');
+    return { blob: await res.blob(), name: match ? match[1] : fallbackName, headers: res.headers };
+  }
+  function saveBlob(blob, name) {
+    const url = URL.createObjectURL(blob);
+    const link = el('a', { href: url, download: name, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 30000);
+  }
+  const timeZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+  // Times in the archive: "15:04", or with the day when it is not the chat's first day.
+  const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  const when = (iso) => new Date(iso).toLocaleString([], { dateStyle: 'short', timeStyle: 'short', hourCycle: 'h23' });
+  const sameDay = (a, b) => new Date(a).toDateString() === new Date(b).toDateString();
+  const stamp = (iso, first) => (!first || sameDay(iso, first) ? clock(iso) : when(iso));
+  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+  // ---- The archive (E1-E5): search, a chat's story and transcript, PDF, e-mail, ticket, delete, export ----
+  const archive = { asked: false, query: '', chats: [], next: null, loading: false, n: 0, detail: null, detailN: 0 };
+  function resetArchive() {
+    Object.assign(archive, { asked: false, query: '', chats: [], next: null, loading: false, detail: null });
+    archive.n++;
+    archive.detailN++;
+    for (const list of [ui.archiveRows, ui.archivedStory, ui.archivedMessages]) list.textContent = '';
+    for (const line of [ui.archiveStatus, ui.exportStatus, ui.deleteAllStatus]) line.textContent = '';
+    ui.archiveQ.value = '';
+    ui.archiveDept.value = ui.toolsDept.value = '';
+    ui.archiveMine.checked = false;
+  }
+
+  // A query string with %20 for spaces (the gateway does not read "+" as a space).
+  const queryOf = (params) => Object.entries(params).filter(([, v]) => v !== '' && v !== undefined && v !== null)
+    .map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+  const archiveQuery = () => queryOf({ q: ui.archiveQ.value.trim(), departmentId: ui.archiveDept.value,
+    mine: ui.archiveMine.checked ? 'true' : '', limit: 25 });
+
+  // A new search (more: the next page of the last one, via nextCursor).
+  async function archiveSearch(more) {
+    if (!me) return;
+    if (more && (!archive.next || archive.loading)) return;
+    const n = more ? archive.n : ++archive.n;
+    if (!more) archive.query = archiveQuery();
+    const query = archive.query + (more ? '&cursor=' + encodeURIComponent(archive.next) : '');
+    const before = archive.chats.length;
+    archive.asked = true;
+    archive.loading = true;
+    setLine(ui.archiveStatus, more ? 'Loading more…' : 'Searching…');
+    renderArchive();
+    try {
+      const answer = await call('GET', '/archive/chats?' + query);
+      if (n !== archive.n) return; // a newer search was started meanwhile
+      const known = new Set(more ? archive.chats.map((c) => c.chatId) : []);
+      archive.chats = (more ? archive.chats : []).concat(answer.chats.filter((c) => !known.has(c.chatId)));
+      archive.next = answer.nextCursor || null;
+      countLine();
+    } catch (err) {
+      if (n !== archive.n) return;
+      setLine(ui.archiveStatus, `Could not search the archive: ${err.message}${codeOf(err)}`, true);
+    } finally {
+      if (n === archive.n) {
+        archive.loading = false;
+        renderArchive();
+        // Load more: the keyboard goes on with the first new chat.
+        if (more) ui.archiveRows.children[before]?.querySelector('.archived-open')?.focus();
+      }
+    }
+  }
+
+  function countLine() {
+    const count = archive.chats.length;
+    setLine(ui.archiveStatus, count ? `${plural(count, 'chat')}${archive.next ? ' so far' : ''}, newest first.` : '');
+  }
+
+  function setLine(node, text, error) {
+    node.textContent = text;
+    node.classList.toggle('error', !!error);
+  }
+
+  // The department choices of a filter: the caller's departments (admins: all).
+  function fillDepartments(select) {
+    const ids = isAdmin() || !myDepartments() ? [...departments.keys()] : myDepartments();
+    const list = ids.map((id) => [id, deptName(id)]).sort((a, b) => a[1].localeCompare(b[1]));
+    const key = JSON.stringify(list) + isAdmin();
+    if (select.dataset.key === key) return;
+    select.dataset.key = key;
+    const value = select.value;
+    select.replaceChildren(el('option', { value: '', text: isAdmin() ? 'All departments' : 'All my departments' }),
+      ...list.map(([id, name]) => el('option', { value: id, text: name })));
+    select.value = list.some(([id]) => id === value) ? value : '';
+  }
+
+  const agentNames = (c) => (c.agents || []).map((a) => a.displayName).join(', ');
+  const statusOf = (c) => (c.closedAt ? 'Closed' : 'Open');
+
+  function renderArchive() {
+    if (!me) return;
+    const supervisor = isSupervisor();
+    ui.archiveTools.hidden = !supervisor;
+    ui.archivedDelete.hidden = !supervisor;
+    fillDepartments(ui.archiveDept);
+    fillDepartments(ui.toolsDept);
+    if (screen !== 'archive') return;
+    ui.archiveMore.hidden = !archive.next;
+    ui.archiveMore.disabled = archive.loading;
+    ui.archiveEmpty.hidden = !archive.asked || archive.loading || archive.chats.length > 0;
+    const shown = archive.detail && archive.detail.chatId;
+    syncList(ui.archiveRows, archive.chats, (c) => c.chatId, (c) => el('tr', { 'data-chat-id': c.chatId },
+      el('td', { class: 'a-time' }), el('td', { class: 'a-dept' }),
+      el('th', { scope: 'row', class: 'a-contact' }, button('', { class: 'link archived-open', onclick: () => openArchived(c.chatId, true) })),
+      el('td', { class: 'a-agents' }), el('td', { class: 'a-count num' }), el('td', { class: 'a-status' })),
+    (row, c) => {
+      row.dataset.status = c.closedAt ? 'closed' : 'open';
+      row.classList.toggle('current', shown === c.chatId);
+      row.querySelector('.a-time').textContent = when(c.queuedAt);
+      row.querySelector('.a-dept').textContent = deptName(c.departmentId);
+      const open = row.querySelector('.archived-open');
+      open.textContent = c.visitor.displayName;
+      open.setAttribute('aria-label', `${c.visitor.displayName}, ${when(c.queuedAt)}, ${deptName(c.departmentId)}: open the chat`);
+      if (shown === c.chatId) open.setAttribute('aria-current', 'true'); else open.removeAttribute('aria-current');
+      row.querySelector('.a-agents').textContent = agentNames(c) || '—';
+      row.querySelector('.a-count').textContent = c.messageCount;
+      const status = row.querySelector('.a-status');
+      status.textContent = statusOf(c);
+      status.title = c.closedAt ? `Ended ${when(c.closedAt)}${c.closedBy ? ' by ' + c.closedBy.displayName : ''}` : 'The chat has not ended';
+    });
+    ui.archivedPdf.disabled = busyButtons.has('archived-pdf');
+    ui.archivedDelete.disabled = busyButtons.has('archived-delete');
+    ui.deleteAll.disabled = busyButtons.has('delete-all');
+    ui.exportGo.disabled = busyButtons.has('export');
+  }
+
+  async function openArchived(chatId, focus) {
+    const n = ++archive.detailN;
+    try {
+      const chat = (await call('GET', '/archive/chats/' + encodeURIComponent(chatId))).chat;
+      if (n !== archive.detailN || !me) return;
+      archive.detail = chat;
+      renderArchived();
+      renderArchive();
+      if (focus === 'title') ui.archivedTitle.focus();
+    } catch (err) {
+      if (n === archive.detailN && err.status !== 401) showError('Could not open the archived chat', err);
+    }
+  }
+
+  // What happened to the chat, one line per step: "10:02 assigned to Alice Adams (manual_pick)".
+  function storyLine(step, c) {
+    const agent = step.agent ? step.agent.displayName : '';
+    const by = agent ? ` by ${agent}` : '';
+    const detail = step.detail ? ` (${step.detail})` : '';
+    switch (step.type) {
+      case 'chat.queued': return `queued in ${deptName(step.departmentId || c.departmentId)}${detail}`;
+      case 'chat.offered': return `offered to ${agent || 'an agent'}${detail}`;
+      case 'chat.assigned': return `assigned to ${agent || 'an agent'}${detail}`;
+      case 'chat.parked': return `parked${by}${detail}`;
+      case 'chat.unparked': return `unparked${by}${detail}`;
+      case 'chat.transferred': return `transferred to ${agent || deptName(step.departmentId)}${detail}`;
+      case 'chat.requeued': return `back in the queue${detail}`;
+      case 'chat.agent_invited': return `${agent || 'an agent'} invited${detail}`;
+      case 'chat.closed': return `closed${detail}`;
+      case 'chat.wrapup_started': return `wrap-up started${by}${detail}`;
+      case 'chat.wrapup_finished': return `wrap-up finished${by}${detail}`;
+      default: return `${step.type.replace(/^chat\./, '').replace(/_/g, ' ')}${by}${detail}`;
+    }
+  }
+
+  function renderArchived() {
+    const c = archive.detail;
+    ui.archivedEmpty.hidden = !!c;
+    ui.archivedView.hidden = !c;
+    if (!c) return;
+    const name = c.visitor.displayName;
+    ui.archivedView.dataset.chatId = c.chatId;
+    ui.archivedTitle.textContent = name;
+    const ended = c.closedAt ? `ended ${stamp(c.closedAt, c.queuedAt)}${c.closedBy ? ' by ' + c.closedBy.displayName : ''}` : 'not ended yet';
+    ui.archivedMeta.replaceChildren(
+      el('span', { class: 'line1', text: `${deptName(c.departmentId)} · ${when(c.queuedAt)} · ${ended} · ${plural(c.messageCount, 'message')}` }),
+      el('br'),
+      el('span', { class: 'line2', text: [`Agents: ${agentNames(c) || 'none'}`, c.contactEmail ? `e-mail ${c.contactEmail}` : '',
+        `visitor id ${c.visitor.id}`, `chat id ${c.chatId}`].filter(Boolean).join(' · ') }));
+    ui.archivedStory.replaceChildren(...(c.story || []).map((step) => el('li', { 'data-type': step.type },
+      el('time', { datetime: step.at, text: stamp(step.at, c.queuedAt) }), ' ', storyLine(step, c))));
+    const messages = c.messages || [];
+    ui.archivedNoMessages.hidden = messages.length > 0;
+    ui.archivedMessages.replaceChildren(...messages.map((m) => {
+      const visitor = m.sender.role === 'visitor';
+      const node = el('li', { class: 'msg ' + (visitor ? 'visitor' : 'agent'), 'data-id': m.messageId },
+        el('span', { class: 'sender', text: m.sender.displayName + (visitor ? '' : ' (agent)') }),
+        el('span', { class: 'text', text: m.text }),
+        el('span', { class: 'meta', text: stamp(m.sentAt, c.queuedAt) }));
+      return node;
+    }));
+    ui.archivedEmail.setAttribute('aria-label', `E-mail the transcript of ${name}'s chat`);
+    ui.archivedTicket.setAttribute('aria-label', `Create a ticket from ${name}'s chat`);
+    ui.archivedPdf.setAttribute('aria-label', `Download the transcript of ${name}'s chat as PDF`);
+    ui.archivedDelete.setAttribute('aria-label', `Delete ${name}'s chat from the archive`);
+  }
+
+  // A chat is gone from the archive: from the list, the detail and the earlier chats.
+  function dropArchived(chatIds) {
+    const gone = new Set(chatIds);
+    archive.chats = archive.chats.filter((c) => !gone.has(c.chatId));
+    if (archive.detail && gone.has(archive.detail.chatId)) { archive.detail = null; archive.detailN++; }
+    for (const entry of earlier.values()) if (entry.chats) entry.chats = entry.chats.filter((c) => !gone.has(c.chatId));
+    if (!archive.loading) countLine();
+    renderArchived();
+    render();
+  }
+
+  async function downloadArchivedPdf() {
+    const c = archive.detail;
+    if (!c) return;
+    const file = await act('archived-pdf', `Could not download the transcript of ${c.visitor.displayName}'s chat`,
+      () => fetchFile(`/chats/${encodeURIComponent(c.chatId)}/transcript.pdf?timeZone=${encodeURIComponent(timeZone())}`, `chat-${c.chatId.slice(0, 8)}.pdf`));
+    if (!file) return;
+    saveBlob(file.blob, file.name);
+    note(`Downloaded ${file.name}.`);
+  }
+
+  function emailArchived() {
+    const c = archive.detail;
+    if (!c) return;
+    return askDialog({
+      title: `E-mail the transcript of ${c.visitor.displayName}'s chat`, kind: 'email', value: c.contactEmail || '', yes: 'Send',
+      text: 'The transcript is sent as a PDF attachment, with the times in your time zone.',
+      failed: 'Not sent',
+      submit: async (email) => {
+        if (!EMAIL.test(email)) throw new Error('Please enter an e-mail address such as name@example.com.');
+        await call('POST', `/chats/${encodeURIComponent(c.chatId)}/transcript/email`, { email, timeZone: timeZone() });
+        note(`Transcript sent to ${email}.`);
+      },
+    });
+  }
+
+  function ticketArchived() {
+    const c = archive.detail;
+    if (!c) return;
+    return askDialog({
+      title: `Create a ticket from ${c.visitor.displayName}'s chat`, kind: 'note', value: '', yes: 'Create ticket',
+      text: 'The chat with its transcript goes to the ticket system, with your note.',
+      failed: 'No ticket created',
+      submit: async (text) => {
+        await call('POST', `/chats/${encodeURIComponent(c.chatId)}/ticket`, { note: text });
+        note(`A ticket was requested for ${c.visitor.displayName}'s chat.`);
+      },
+    });
+  }
+
+  async function deleteArchived() {
+    const c = archive.detail;
+    if (!c || !isSupervisor()) return;
+    const name = c.visitor.displayName;
+    if (!(await confirmDialog(`Delete ${name}'s chat?`,
+      `The chat of ${when(c.queuedAt)} in ${deptName(c.departmentId)} is deleted from the archive for good, with its story and transcript.`, 'Delete'))) return;
+    const res = await act('archived-delete', `Could not delete ${name}'s chat`, async () => {
+      try {
+        return await call('DELETE', `/archive/chats/${encodeURIComponent(c.chatId)}`).then(() => 'deleted');
+      } catch (err) {
+        if (err.code === 'chat_not_found') return 'gone'; // deleted meanwhile (elsewhere, or by retention)
+        throw err;
+      }
+    });
+    if (!res) return;
+    dropArchived([c.chatId]);
+    note(res === 'gone' ? `${name}'s chat is no longer in the archive.` : `${name}'s chat was deleted from the archive.`);
+    ui.archiveQ.focus();
+  }
+
+  async function deleteAllClosed() {
+    if (!isSupervisor()) return;
+    const d = ui.toolsDept.value;
+    const where = d ? deptName(d) : isAdmin() ? 'every department' : 'your departments';
+    if (!(await confirmDialog('Delete all closed chats?',
+      `Every closed chat of ${where} is deleted from the archive for good, with its story and transcript. Open chats stay.`, 'Delete all closed chats'))) return;
+    setLine(ui.deleteAllStatus, '');
+    const res = await act('delete-all', 'Could not delete the closed chats',
+      () => call('DELETE', '/archive/chats?status=closed' + (d ? '&departmentId=' + encodeURIComponent(d) : '')));
+    if (!res) return;
+    const text = `Deleted ${plural(res.deleted, 'closed chat')} of ${where}.`;
+    setLine(ui.deleteAllStatus, text);
+    note(text);
+    earlier.clear();
+    if (archive.detail && archive.detail.closedAt && (!d || archive.detail.departmentId === d)) dropArchived([archive.detail.chatId]);
+    archiveSearch();
+  }
+
+  // A local day from a date field as a time: its midnight (plus `days`), for from/to.
+  function dayStart(value, days) {
+    if (!value) return '';
+    const [y, m, d] = value.split('-').map(Number);
+    return new Date(y, m - 1, d + (days || 0)).toISOString();
+  }
+
+  async function exportArchive(e) {
+    e.preventDefault();
+    if (busyButtons.has('export')) return;
+    const format = ui.exportForm.querySelector('input[name="export-format"]:checked').value;
+    const p = queryOf({ format, from: dayStart(ui.exportFrom.value), departmentId: ui.toolsDept.value,
+      to: dayStart(ui.exportTo.value, 1) }); // the "to" day is included
+    busyButtons.add('export');
+    setLine(ui.exportStatus, 'Exporting…');
+    renderArchive();
+    try {
+      const file = await fetchFile('/archive/export?' + p, `chats.${format}`);
+      saveBlob(file.blob, file.name);
+      const count = file.headers.get('X-Archive-Chats');
+      setLine(ui.exportStatus, `Exported ${count === null ? 'the chats' : plural(Number(count), 'chat')} as ${file.name}.`);
+    } catch (err) {
+      setLine(ui.exportStatus, `Could not export: ${err.message}${codeOf(err)}`, true);
+    } finally {
+      busyButtons.delete('export');
+      renderArchive();
+    }
+  }
+
+  // From the customer panel (or anywhere): the Archive view showing this chat.
+  function openInArchive(chatId) {
+    ui.archiveQ.value = chatId;
+    ui.archiveDept.value = '';
+    ui.archiveMine.checked = false;
+    archive.asked = true;
+    setScreen('archive');
+    archiveSearch();
+    openArchived(chatId, 'title');
+  }
+
+  // ---- D2: the customer panel of the chat shown: the visitor and their earlier chats ----
+  const earlier = new Map(); // chatId of the open chat -> {loading, chats, more, error}
+  async function loadEarlier(c) {
+    const entry = { loading: true, chats: null, more: false, error: null };
+    earlier.set(c.chatId, entry);
+    renderCustomer();
+    try {
+      const answer = await call('GET', `/archive/chats?visitorId=${encodeURIComponent(c.visitor.id)}&limit=20`);
+      entry.chats = answer.chats.filter((x) => x.chatId !== c.chatId);
+      entry.more = !!answer.nextCursor;
+    } catch (err) {
+      entry.error = err;
+    } finally {
+      entry.loading = false;
+      if (earlier.get(c.chatId) === entry) renderCustomer();
+    }
+  }
+
+  function renderCustomer() {
+    const conv = selectedId && convs.get(selectedId);
+    const c = conv && conv.chat;
+    ui.customer.hidden = !c;
+    if (!c) return;
+    if (!earlier.has(c.chatId)) return void loadEarlier(c);
+    const entry = earlier.get(c.chatId);
+    ui.customer.dataset.chatId = c.chatId;
+    ui.customerName.textContent = c.visitor.displayName;
+    ui.customerId.textContent = c.visitor.id;
+    ui.customerEmail.textContent = c.contactEmail || '';
+    ui.customerEmail.hidden = ui.customerEmailLabel.hidden = !c.contactEmail;
+    const list = entry.chats || [];
+    ui.customerSummary.textContent = `Customer: ${c.visitor.displayName}` +
+      (entry.chats ? ` · ${list.length}${entry.more ? '+' : ''} earlier chat${list.length === 1 && !entry.more ? '' : 's'}` : '');
+    setLine(ui.customerNote, entry.loading ? 'Reading the archive…'
+      : entry.error ? `Could not read the earlier chats: ${entry.error.message}${codeOf(entry.error)}` : list.length ? '' : 'No earlier chats.', !!entry.error);
+    ui.customerRefresh.disabled = entry.loading;
+    syncList(ui.customerHistory, list, (x) => x.chatId,
+      (x) => el('li', { 'data-chat-id': x.chatId }, button('', { class: 'link earlier-chat', onclick: () => openInArchive(x.chatId) })),
+      (li, x) => {
+        const open = li.firstChild;
+        const agents = agentNames(x);
+        open.textContent = `${when(x.queuedAt)} · ${deptName(x.departmentId)} · ${plural(x.messageCount, 'message')}${agents ? ' · ' + agents : ''}${x.closedAt ? '' : ' · open'}`;
+        open.setAttribute('aria-label', `Earlier chat of ${when(x.queuedAt)}, ${deptName(x.departmentId)}, ${plural(x.messageCount, 'message')}: open it in the archive`);
+      });
+  }
+
+  // ---- Admins (E4): how long each department keeps closed chats ----
+  const retention = new Map(); // departmentId -> {settings, status, error, busy}
+  async function loadRetention() {
+    if (!isAdmin()) return;
+    if (!departments.size) await refreshDepartments();
+    await Promise.all([...departments.keys()].map(async (id) => {
+      const entry = retention.get(id) || {};
+      retention.set(id, entry);
+      try {
+        entry.settings = (await call('GET', `/departments/${encodeURIComponent(id)}/settings`)).settings;
+        entry.fresh = true; // the field shows it at the next render
+      } catch (err) {
+        Object.assign(entry, { status: `Could not read the setting: ${err.message}${codeOf(err)}`, error: true });
+      }
+    }));
+    render();
+  }
+
+  async function saveRetention(id, form) {
+    const input = form.querySelector('input');
+    const entry = retention.get(id) || {};
+    retention.set(id, entry);
+    const raw = input.value.trim();
+    if (input.validity.badInput) {
+      Object.assign(entry, { status: 'Give a whole number of days, or leave the field empty to keep closed chats.', error: true });
+      input.setAttribute('aria-invalid', 'true');
+      return render();
+    }
+    entry.busy = true;
+    render();
+    try {
+      entry.settings = (await call('PUT', `/departments/${encodeURIComponent(id)}/settings`, { retentionDays: raw === '' ? null : Number(raw) })).settings;
+      entry.fresh = true;
+      const days = entry.settings.retentionDays;
+      Object.assign(entry, { status: days ? `Saved: closed chats are deleted ${plural(days, 'day')} after they ended.` : 'Saved: closed chats are kept.', error: false });
+      input.removeAttribute('aria-invalid');
+    } catch (err) {
+      Object.assign(entry, { status: `Not saved: ${err.message}${codeOf(err)}`, error: true });
+      input.setAttribute('aria-invalid', 'true');
+    } finally {
+      entry.busy = false;
+      render();
+    }
+  }
+
+  function renderRetention() {
+    const depts = [...departments.values()].sort((a, b) => a.displayName.localeCompare(b.displayName));
+    syncList(ui.retention, depts, (d) => d.departmentId, (d) => {
+      const id = 'retention-' + d.departmentId;
+      const form = el('form', { class: 'retention-form', novalidate: true },
+        el('label', { for: id }, el('span', { class: 'dept-name' }), ': keep closed chats for'),
+        el('input', { id, type: 'number', min: 1, max: 3650, step: 1, inputmode: 'numeric', class: 'retention-days', placeholder: 'keep', 'aria-describedby': id + '-status' }),
+        el('span', { text: 'days' }),
+        el('button', { type: 'submit', class: 'btn small retention-save' }, 'Save'),
+        el('span', { id: id + '-status', class: 'retention-status', role: 'status' }));
+      form.addEventListener('submit', (e) => { e.preventDefault(); saveRetention(d.departmentId, form); });
+      return el('li', { 'data-department-id': d.departmentId }, form);
+    }, (li, d) => {
+      const entry = retention.get(d.departmentId) || {};
+      li.querySelector('.dept-name').textContent = d.displayName;
+      const input = li.querySelector('input');
+      input.setAttribute('aria-label', `Keep closed chats of ${d.displayName} for how many days (empty: keep them)`);
+      if (entry.fresh) { // as read or saved; the admin's typing is not overwritten otherwise
+        entry.fresh = false;
+        input.value = entry.settings.retentionDays ?? '';
+      }
+      li.querySelector('.retention-save').disabled = !!entry.busy;
+      li.querySelector('.retention-save').setAttribute('aria-label', `Save how long ${d.displayName} keeps closed chats`);
+      setLine(li.querySelector('.retention-status'), entry.status || '', entry.error);
+    });
+  }
+
+  // A dialog asking for an e-mail address or a note; `submit` runs on OK and the dialog
+  // stays open with the server's answer when it fails.
+  let asking = null;
+  function askDialog(spec) {
+    asking = spec;
+    const email = spec.kind === 'email';
+    ui.askTitle.textContent = spec.title;
+    ui.askText.textContent = spec.text || '';
+    ui.askEmail.hidden = ui.askEmailLabel.hidden = !email;
+    ui.askNote.hidden = ui.askNoteLabel.hidden = email;
+    ui.askEmail.value = email ? spec.value || '' : '';
+    ui.askNote.value = email ? '' : spec.value || '';
+    for (const field of [ui.askEmail, ui.askNote]) field.removeAttribute('aria-invalid');
+    ui.askError.textContent = '';
+    ui.askYes.textContent = spec.yes;
+    ui.askYes.disabled = false;
+    ui.ask.returnValue = '';
+    return openDialog(ui.ask, email ? ui.askEmail : ui.askNote).then((answer) => { asking = null; return answer; });
+  }
+  async function submitAsk(e) {
+    e.preventDefault();
+    const spec = asking;
+    if (!spec || ui.askYes.disabled) return;
+    const field = spec.kind === 'email' ? ui.askEmail : ui.askNote;
+    const value = spec.kind === 'email' ? field.value.trim() : field.value;
+    ui.askError.textContent = '';
+    field.removeAttribute('aria-invalid');
+    ui.askYes.disabled = true;
+    try {
+      await spec.submit(value);
+      if (ui.ask.open) ui.ask.close('yes');
+    } catch (err) {
+      ui.askError.textContent = `${spec.failed}: ${err.message}${codeOf(err)}`;
+      field.setAttribute('aria-invalid', 'true');
+      field.focus();
+    } finally {
+      ui.askYes.disabled = false;
+    }
   }
 
   // ---- Dialogs ----
@@ -1399,6 +1922,7 @@
     renderQueues();
     renderPeople();
     renderAdmin();
+    renderArchive();
   }
 
   const stateLabels = { available: 'Available', busy: 'Busy', away: 'Away', unavailable: 'Not available', offline: 'Offline' };
@@ -1420,9 +1944,11 @@
     $('agent-note').hidden = !agent;
     const admin = isAdmin();
     ui.screens.hidden = !admin;
-    ui.chatsScreen.hidden = screen === 'admin';
+    ui.chatsScreen.hidden = screen !== 'chats';
+    ui.archive.hidden = screen !== 'archive';
     ui.admin.hidden = screen !== 'admin';
     ui.screenChats.setAttribute('aria-pressed', String(screen === 'chats'));
+    ui.screenArchive.setAttribute('aria-pressed', String(screen === 'archive'));
     ui.screenAdmin.setAttribute('aria-pressed', String(screen === 'admin'));
     const pendingCount = [...accounts.values()].filter((a) => a.status === 'pending').length;
     ui.pendingBadge.hidden = !pendingCount;
@@ -1559,6 +2085,7 @@
     ui.chatEmpty.hidden = !!conv;
     ui.chatView.hidden = !conv;
     if (!conv || !conv.chat) return;
+    renderCustomer();
     const c = conv.chat, name = c.visitor.displayName, owner = isOwner(c);
     ui.chatView.dataset.chatId = c.chatId;
     ui.chatView.dataset.status = c.status;
@@ -1735,6 +2262,7 @@
       }
       for (const btn of actions.querySelectorAll('button')) btn.disabled = busy;
     });
+    renderRetention();
     renderSnippets();
   }
 
@@ -1790,6 +2318,23 @@
   });
   ui.screenChats.addEventListener('click', () => setScreen('chats'));
   ui.screenAdmin.addEventListener('click', () => setScreen('admin'));
+  ui.screenArchive.addEventListener('click', () => setScreen('archive'));
+  ui.archiveSearch.addEventListener('submit', (e) => { e.preventDefault(); archiveSearch(); });
+  ui.archiveDept.addEventListener('change', () => archiveSearch());
+  ui.archiveMine.addEventListener('change', () => archiveSearch());
+  ui.archiveMore.addEventListener('click', () => archiveSearch(true));
+  ui.archivedPdf.addEventListener('click', downloadArchivedPdf);
+  ui.archivedEmail.addEventListener('click', emailArchived);
+  ui.archivedTicket.addEventListener('click', ticketArchived);
+  ui.archivedDelete.addEventListener('click', deleteArchived);
+  ui.deleteAll.addEventListener('click', deleteAllClosed);
+  ui.exportForm.addEventListener('submit', exportArchive);
+  ui.askForm.addEventListener('submit', submitAsk);
+  ui.askNo.addEventListener('click', () => ui.ask.close('cancel'));
+  ui.customerRefresh.addEventListener('click', () => {
+    const c = convs.get(selectedId)?.chat;
+    if (c) loadEarlier(c);
+  });
   ui.accountForm.addEventListener('submit', saveAccount);
   ui.accountCancel.addEventListener('click', () => ui.accountDialog.close('cancel'));
   ui.accountDialog.addEventListener('close', onAccountDialogClosed);

@@ -66,6 +66,7 @@
   const title = el('h2', { id: 'lc-title', text: 'Chat' });
   const muteBtn = button('', { class: 'icon mute', 'aria-label': 'Mute notification sound', 'aria-pressed': 'false', onclick: toggleMute });
   const minBtn = button('\u2013', { class: 'icon min', 'aria-label': 'Minimize chat', onclick: () => showPanel(false) });
+  const privacyBtn = button('Privacy', { class: 'icon text privacy-open', 'aria-controls': 'lc-privacy', 'aria-expanded': 'false', onclick: () => showPrivacy(privacy.hidden) });
   const status = el('p', { class: 'status', role: 'status' });
 
   const nameIn = el('input', { id: 'lc-name', name: 'name', required: '', maxlength: '80', autocomplete: 'name', 'aria-describedby': 'lc-err' });
@@ -102,10 +103,28 @@
     el('span', { id: 'lc-confirm', text: 'End this chat?' }), yesBtn, noBtn);
   const againBtn = button('Start a new chat', { class: 'btn again', hidden: '', onclick: newChat });
   const pdfBtn = button('Download transcript (PDF)', { class: 'btn ghost pdf', hidden: '', onclick: downloadTranscript });
-  const conv = el('div', { class: 'conv', hidden: '' }, log, typingLine, confirmBox, composer, el('div', { class: 'bar' }, endBtn, pdfBtn, againBtn));
+  // A7: after the chat ended, the transcript as a PDF by e-mail.
+  const mailIn = el('input', { id: 'lc-mail', type: 'email', maxlength: '254', autocomplete: 'email', spellcheck: 'false', 'aria-describedby': 'lc-mail-status' });
+  const mailBtn = el('button', { type: 'submit', class: 'btn', 'aria-label': 'Send the transcript by e-mail' }, 'Send');
+  const mailStatus = el('p', { id: 'lc-mail-status', class: 'mail-status', role: 'status' });
+  const mailForm = el('form', { class: 'mail', novalidate: '', hidden: '', onsubmit: emailTranscript },
+    el('label', { for: 'lc-mail' }, 'E-mail me the transcript'), el('div', { class: 'row' }, mailIn, mailBtn), mailStatus);
+  const conv = el('div', { class: 'conv', hidden: '' }, log, typingLine, confirmBox, composer, mailForm, el('div', { class: 'bar' }, endBtn, pdfBtn, againBtn));
+  // A6: "Delete my data" (DELETE /visitors/me), asked first; refused while a chat is open.
+  const eraseBtn = button('Delete my data', { class: 'btn danger erase', onclick: () => confirmErase(true) });
+  const eraseYes = button('Yes, delete', { class: 'btn danger erase-yes', onclick: eraseData });
+  const eraseNo = button('Cancel', { class: 'btn ghost erase-no', onclick: () => confirmErase(false) });
+  const eraseConfirm = el('div', { class: 'confirm erase-confirm', role: 'alertdialog', 'aria-labelledby': 'lc-erase-q', hidden: '' },
+    el('span', { id: 'lc-erase-q', text: 'Delete all your chats and messages? This cannot be undone.' }), eraseYes, eraseNo);
+  const privacyMsg = el('p', { class: 'privacy-msg', role: 'status' });
+  const privacyBack = button('Back', { class: 'btn ghost privacy-back', onclick: () => showPrivacy(false) });
+  const privacy = el('section', { id: 'lc-privacy', class: 'privacy', 'aria-labelledby': 'lc-privacy-title', hidden: '' },
+    el('h3', { id: 'lc-privacy-title', text: 'Your data' }),
+    el('p', { text: 'We keep your chats and messages so our team can help you. You can delete them, and what this browser remembers about you, at any time. An ongoing chat has to end first.' }),
+    el('div', { class: 'privacy-actions' }, eraseBtn, privacyBack), eraseConfirm, privacyMsg);
   const panel = el('section', { id: 'lc-panel', class: 'panel', role: 'dialog', 'aria-labelledby': 'lc-title', hidden: '',
     onkeydown: (e) => { if (e.key === 'Escape') showPanel(false); } },
-  el('header', null, title, muteBtn, minBtn), status, prechat, offlineForm, conv);
+  el('header', null, title, privacyBtn, muteBtn, minBtn), status, prechat, offlineForm, conv, privacy);
   root.append(css, launcher, offline, panel);
 
   function render() {
@@ -120,12 +139,17 @@
     badge.hidden = !unread;
     badge.textContent = unread;
     offline.hidden = shown || !department || open || active;
-    prechat.hidden = !!cs.chatId || leaving;
-    offlineForm.hidden = !!cs.chatId || !leaving;
+    const private_ = !privacy.hidden;
+    prechat.hidden = !!cs.chatId || leaving || private_;
+    offlineForm.hidden = !!cs.chatId || !leaving || private_;
     offBtn.disabled = busy;
-    conv.hidden = !cs.chatId;
+    conv.hidden = !cs.chatId || private_;
+    privacyBtn.setAttribute('aria-expanded', String(private_));
+    eraseBtn.hidden = !eraseConfirm.hidden;
+    mailForm.hidden = !ended;
     startBtn.disabled = busy || !open;
     text.disabled = sendBtn.disabled = ended;
+    mailBtn.disabled = mailBusy;
     endBtn.hidden = !active || !confirmBox.hidden;
     againBtn.hidden = !ended;
     pdfBtn.hidden = !ended;
@@ -157,7 +181,7 @@
     saveChat();
     if (show) { unread = 0; unlockAudio(); }
     render();
-    if (show) { log.scrollTop = log.scrollHeight; (cs.chatId ? text : leaving ? offName : nameIn).focus(); } else (launcher.hidden ? leaveBtn : launcher).focus();
+    if (show) { log.scrollTop = log.scrollHeight; (!privacy.hidden ? eraseBtn : cs.chatId ? text : leaving ? offName : nameIn).focus(); } else (launcher.hidden ? leaveBtn : launcher).focus();
   }
 
   // ---- HTTP ----
@@ -174,6 +198,88 @@
       throw err;
     }
     return data;
+  }
+
+  // A7: the transcript as a PDF by e-mail (the archiver renders and sends it; 503
+  // not_configured when the system has no mail relay).
+  let mailBusy = false;
+  async function emailTranscript(e) {
+    e.preventDefault();
+    const email = mailIn.value.trim();
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+      say(mailStatus, 'Please enter a valid e-mail address.', 'error');
+      mailIn.setAttribute('aria-invalid', 'true');
+      mailIn.focus();
+      return;
+    }
+    mailIn.removeAttribute('aria-invalid');
+    if (!cs.chatId || mailBusy) return;
+    mailBusy = true;
+    say(mailStatus, 'Sending\u2026');
+    render();
+    try {
+      const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+      await call('POST', `/chats/${encodeURIComponent(cs.chatId)}/transcript/email`, { email, timeZone: zone });
+      say(mailStatus, `Transcript sent to ${email}.`, 'ok');
+    } catch (err) {
+      say(mailStatus, 'Could not send the transcript: ' + err.message, 'error');
+    } finally {
+      mailBusy = false;
+      render();
+    }
+  }
+
+  // A status line: its text, and whether it is good news or an error (colour).
+  function say(node, line, kind) {
+    node.textContent = line;
+    node.dataset.kind = kind || '';
+  }
+
+  // ---- Privacy (A6): delete my data ----
+  function showPrivacy(show) {
+    privacy.hidden = !show;
+    eraseConfirm.hidden = true;
+    if (show) say(privacyMsg, '');
+    render();
+    if (show) eraseBtn.focus();
+    else (cs.chatId ? text : leaving ? offName : nameIn).focus();
+  }
+
+  function confirmErase(show) {
+    eraseConfirm.hidden = !show;
+    if (show) say(privacyMsg, '');
+    render();
+    (show ? eraseNo : eraseBtn).focus();
+  }
+
+  async function eraseData() {
+    eraseConfirm.hidden = true;
+    say(privacyMsg, '');
+    render();
+    if (!who.token) {
+      say(privacyMsg, 'This browser holds no chats of yours: there is nothing to delete.');
+      eraseBtn.focus();
+      return;
+    }
+    eraseYes.disabled = true;
+    try {
+      await call('DELETE', '/visitors/me');
+      // Forget the visitor: the next chat starts as someone new.
+      who.token = null;
+      who.name = '';
+      saveWho();
+      nameIn.value = '';
+      forgetChat();
+      reconnect(); // a watcher socket from now on
+      say(privacyMsg, 'Your data was deleted.', 'ok');
+    } catch (err) {
+      // 409 chat_open: the server says to end the chat first.
+      say(privacyMsg, err.status === 409 ? err.message : 'Could not delete your data: ' + err.message, 'error');
+    } finally {
+      eraseYes.disabled = false;
+      render();
+      eraseBtn.focus();
+    }
   }
 
   // A7: the archived transcript as a PDF, with times in the visitor's time zone. The
@@ -364,6 +470,8 @@
     requeued = false;
     msgs.textContent = pend.textContent = '';
     outbox.clear();
+    say(mailStatus, '');
+    mailIn.removeAttribute('aria-invalid');
     render();
   }
 
@@ -408,6 +516,7 @@
     if (waiting && (was === 'assigned' || was === 'parked' || was === 'transferring')) requeued = true;
     if (!waiting) requeued = false;
     if (c.status === 'closed') {
+      if (!mailIn.value && c.contactEmail) mailIn.value = c.contactEmail;
       for (const node of outbox.values()) setState(node, 'failed', 'Not sent: the chat has ended');
       outbox.clear();
       cs.pending = [];
