@@ -318,11 +318,7 @@ final class ChatOperations: Sendable {
 
     func transcript(chatId: String, caller: Caller) async throws -> Transcript {
         _ = try await visibleChat(chatId, to: caller)
-        let query = envelope(.transcriptRequested(TranscriptRequested(chatId: chatId, replyTo: gatewayID)))
-        let record = WireRecord(topic: .archiveQueries, key: chatId, envelope: query)
-        let answer = try await replies.request(id: query.id, timeout: .milliseconds(configuration.replyTimeoutMilliseconds)) { [producer] in
-            do { try await producer.send(record) } catch { throw APIError.unavailable }
-        }
+        let answer = try await archive.ask(.transcriptRequested(TranscriptRequested(chatId: chatId, replyTo: gatewayID)), key: chatId)
         guard case .transcriptAnswered(let answered) = answer.event, let transcript = answered.transcript else {
             throw APIError(.notFound, "transcript_not_found", "The archive has no transcript of this chat yet.")
         }
