@@ -170,7 +170,7 @@ let package = Package(
         .executableTarget(
             name: "ChatBench",
             dependencies: [
-                "ChatDevKit", "ChatKafka", "ChatWire", "RouterCore",
+                "ChatDevKit", "ChatKafka", "ChatWire", "RouterCore", "ArchiverCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/ChatBench",
@@ -182,7 +182,8 @@ let package = Package(
         .testTarget(name: "ChatKafkaTests", dependencies: ["ChatKafka"], path: "Tests/ChatKafkaTests", swiftSettings: strict),
         .testTarget(name: "ChatStoreTests", dependencies: ["ChatRuntime", "ChatStore"], path: "Tests/ChatStoreTests", swiftSettings: strict),
         .testTarget(name: "RouterCoreTests", dependencies: ["RouterCore"], path: "Tests/RouterCoreTests", swiftSettings: strict),
-        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], path: "Tests/GatewayCoreTests", swiftSettings: strict),
+        .testTarget(name: "ArchiverCoreTests", dependencies: ["ArchiverCore", "ChatWire", "ChatStore"], path: "Tests/ArchiverCoreTests", swiftSettings: strict),
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "ChatWire"], path: "Tests/GatewayCoreTests", swiftSettings: strict),
         .testTarget(name: "PresenceCoreTests", dependencies: ["PresenceCore"], path: "Tests/PresenceCoreTests", swiftSettings: strict),
         // Local SMTP and webhook servers that tests deliver to.
         .target(

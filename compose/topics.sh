@@ -60,5 +60,6 @@ topic telephony.calls 6 delete
 topic chat.signals 12 delete
 topic accounts.directory 6 compact
 topic departments.settings 3 compact
+topic visitors.contacts 1 compact
 
 echo "topics: all present"

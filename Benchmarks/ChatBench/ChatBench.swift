@@ -36,9 +36,16 @@ struct ChatBench: AsyncParsableCommand {
         /// Routing decisions per second (router state machine, in process) and chat request →
         /// automatic assignment latency through the running system.
         case routing
+        /// Streams a CSV export of `--archived` chats (filed into the archiver's store by the
+        /// archiver's own filing code) through `chatctl export`, sampling the archiver's and
+        /// gateway's memory.
+        case export
     }
 
-    @Option(help: "What to measure: messages or routing.")
+    @Option(help: "Export: how many archived chats to export.")
+    var archived: Int = 100_000
+
+    @Option(help: "What to measure: messages, routing or export.")
     var scenario: Scenario = .messages
 
     @Option(help: "Routing: router instances sharing the partitions (1-4).")
@@ -61,10 +68,12 @@ struct ChatBench: AsyncParsableCommand {
         guard (1...600).contains(seconds) else { throw ValidationError("--seconds must be 1...600") }
         guard (1...100).contains(chats) else { throw ValidationError("--chats must be 1...100") }
         guard (1...4).contains(routers) else { throw ValidationError("--routers must be 1...4") }
+        guard (1...2_000_000).contains(archived) else { throw ValidationError("--archived must be 1...2000000") }
     }
 
     func run() async throws {
         if scenario == .routing { return try await runRouting() }
+        if scenario == .export { return try await runExport() }
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("livechat-bench-\(UUID().uuidString.prefix(8))")
         let cluster = DevCluster(options: .init(
             binDirectory: DevCluster.defaultBinDirectory(), dataDirectory: data, gatewayPort: DevCluster.freePort(),

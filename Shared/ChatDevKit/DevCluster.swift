@@ -175,6 +175,11 @@ public final class DevCluster: Sendable {
         logsDirectory.appendingPathComponent("\(component.rawValue).log")
     }
 
+    /// The process id of a running component (for measuring it).
+    public func processID(_ component: Component) -> Int32? {
+        processes.withLock { $0[component].flatMap { $0.isRunning ? $0.processIdentifier : nil } }
+    }
+
     public func isRunning(_ component: Component) -> Bool {
         processes.withLock { $0[component]?.isRunning ?? false }
     }

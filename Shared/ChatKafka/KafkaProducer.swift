@@ -80,7 +80,9 @@ public final class KafkaProducer: Sendable {
         let error = client.withHandle { handle in
             record.key.withUnsafeBytes { key in
                 record.value.withUnsafeBytes { value in
-                    crdkafka_produce(handle, record.topic, record.partition ?? crdkafka_partition_unassigned, key.baseAddress, key.count, value.baseAddress, value.count, opaque)
+                    // librdkafka writes a null value (a tombstone) only for a NULL pointer.
+                    crdkafka_produce(handle, record.topic, record.partition ?? crdkafka_partition_unassigned, key.baseAddress, key.count,
+                                     record.isTombstone ? nil : value.baseAddress, record.isTombstone ? 0 : value.count, opaque)
                 }
             }
         }

@@ -6,12 +6,21 @@ public struct KafkaOutgoingRecord: Sendable, Equatable {
     /// An explicit partition, for records every partition's owner must see; nil lets the
     /// key choose.
     public var partition: Int32?
+    /// A record with no value at all (not an empty one): on a compacted topic it deletes
+    /// the key's earlier records.
+    public private(set) var isTombstone = false
 
     public init(topic: String, key: [UInt8], value: [UInt8], partition: Int32? = nil) {
         self.topic = topic
         self.key = key
         self.value = value
         self.partition = partition
+    }
+
+    public static func tombstone(topic: String, key: String) -> KafkaOutgoingRecord {
+        var record = KafkaOutgoingRecord(topic: topic, key: key, value: [])
+        record.isTombstone = true
+        return record
     }
 
     public init(topic: String, key: String, value: [UInt8], partition: Int32? = nil) {

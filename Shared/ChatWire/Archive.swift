@@ -31,6 +31,8 @@ public struct ArchivedChat: Codable, Sendable, Equatable {
     /// The department the chat is in now (after transfers).
     public var departmentId: String
     public var visitor: Participant
+    /// The visitor's contact name ("Guest-N", E2).
+    public var contact: String?
     /// An offline message's reply address (A2).
     public var contactEmail: String?
     public var agents: [Participant]
@@ -40,14 +42,16 @@ public struct ArchivedChat: Codable, Sendable, Equatable {
     public var closedBy: Participant?
     public var closedReason: String?
     public var messageCount: Int
+    /// The visitor's pre-chat answers and category (A3).
+    public var preChat: PreChatAnswers?
     /// Present when the question asked for it.
     public var story: [ArchiveStoryEntry]?
     /// Present when the question asked for it.
     public var messages: [Transcript.Message]?
 
-    public init(chatId: String, departmentId: String, visitor: Participant, contactEmail: String?, agents: [Participant], queuedAt: Date,
+    public init(chatId: String, departmentId: String, visitor: Participant, contact: String? = nil, contactEmail: String?, agents: [Participant], queuedAt: Date,
                 firstAssignedAt: Date?, closedAt: Date?, closedBy: Participant?, closedReason: String?, messageCount: Int,
-                story: [ArchiveStoryEntry]? = nil, messages: [Transcript.Message]? = nil) {
+                preChat: PreChatAnswers? = nil, story: [ArchiveStoryEntry]? = nil, messages: [Transcript.Message]? = nil) {
         self.chatId = chatId
         self.departmentId = departmentId
         self.visitor = visitor
@@ -59,6 +63,8 @@ public struct ArchivedChat: Codable, Sendable, Equatable {
         self.closedBy = closedBy
         self.closedReason = closedReason
         self.messageCount = messageCount
+        self.contact = contact
+        self.preChat = preChat
         self.story = story
         self.messages = messages
     }
@@ -215,19 +221,36 @@ public struct VisitorErasureRequested: Codable, Sendable, Equatable {
     }
 }
 
+/// E2/A9: a new visitor token, on the one-partition compacted `visitors.contacts` (key:
+/// visitor id). The record's offset numbers the contact: the visitor is "Guest-(offset+1)",
+/// unique across every gateway without a coordinator. Erasure writes a tombstone.
+public struct VisitorRegistered: Codable, Sendable, Equatable {
+    public var visitorId: String
+    public init(visitorId: String) {
+        self.visitorId = visitorId
+    }
+
+    /// The contact name for the record at `offset` of `visitors.contacts`.
+    public static func contactName(offset: Int64) -> String { "Guest-\(offset + 1)" }
+}
+
 /// An admin's settings for a department (latest wins), on the compacted
 /// `departments.settings` (key: department id).
 public struct DepartmentSettingsUpdated: Codable, Sendable, Equatable {
     public var departmentId: String
     /// E4: closed chats older than this many days are deleted; nil keeps them.
     public var retentionDays: Int?
+    /// A3: what visitors fill in before a chat starts; nil (records from before forms
+    /// existed) means no form.
+    public var preChatForm: PreChatForm?
     public var updatedBy: Participant
 
     public static let retentionDaysRange = 1...3650
 
-    public init(departmentId: String, retentionDays: Int?, updatedBy: Participant) {
+    public init(departmentId: String, retentionDays: Int?, preChatForm: PreChatForm? = nil, updatedBy: Participant) {
         self.departmentId = departmentId
         self.retentionDays = retentionDays
+        self.preChatForm = preChatForm
         self.updatedBy = updatedBy
     }
 }

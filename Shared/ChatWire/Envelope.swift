@@ -161,8 +161,21 @@ public enum WireCodec {
 
 /// ISO 8601 UTC times with millisecond precision, e.g. `2026-11-23T10:15:30.250Z`.
 public enum WireTime {
+    /// ISO 8601 in UTC with milliseconds, rounded to the nearest one. Foundation's formatter
+    /// truncates, so a time stored as 0.12299999 s would be written ".122" and come back one
+    /// millisecond early; times that travel as cursors must come back as they went.
     public static func format(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let whole = seconds - (fraction < 0 ? 1 : 0)
+        let text = Date(timeIntervalSince1970: TimeInterval(whole)).formatted(Date.ISO8601FormatStyle())
+        let thousandths = fraction < 0 ? fraction + 1000 : fraction
+        return String(text.dropLast()) + "." + String(String(thousandths + 1000).dropFirst()) + "Z"
+    }
+
+    /// `date` at the wire's precision, as it reads back after `format` and `parse`.
+    public static func wirePrecision(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000)
     }
 
     public static func parse(_ text: String) -> Date? {

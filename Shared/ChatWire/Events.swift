@@ -48,6 +48,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case archiveDeleteAnswered = "archive.delete_answered"
     case chatDeleted = "chat.deleted"
     case visitorErasureRequested = "visitor.erasure_requested"
+    case visitorRegistered = "visitor.registered"
     case departmentSettingsUpdated = "department.settings_updated"
     case transcriptEmailRequested = "transcript.email_requested"
     case ticketRequested = "ticket.requested"
@@ -106,6 +107,7 @@ public enum WireEvent: Sendable, Equatable {
     case archiveDeleteAnswered(ArchiveDeleteAnswered)
     case chatDeleted(ChatDeleted)
     case visitorErasureRequested(VisitorErasureRequested)
+    case visitorRegistered(VisitorRegistered)
     case departmentSettingsUpdated(DepartmentSettingsUpdated)
     case transcriptEmailRequested(TranscriptEmailRequested)
     case ticketRequested(TicketRequested)
@@ -161,6 +163,7 @@ public enum WireEvent: Sendable, Equatable {
         case .archiveDeleteAnswered: .archiveDeleteAnswered
         case .chatDeleted: .chatDeleted
         case .visitorErasureRequested: .visitorErasureRequested
+        case .visitorRegistered: .visitorRegistered
         case .departmentSettingsUpdated: .departmentSettingsUpdated
         case .transcriptEmailRequested: .transcriptEmailRequested
         case .ticketRequested: .ticketRequested
@@ -198,7 +201,8 @@ public enum WireEvent: Sendable, Equatable {
         case .transcriptEmailRequested(let payload): payload.chatId
         case .ticketRequested(let payload): payload.chatId
         case .deliveryQueued(let payload): payload.chatId
-        case .archiveSearchRequested, .archiveSearchAnswered, .archiveDeleteAnswered, .visitorErasureRequested, .departmentSettingsUpdated: nil
+        case .archiveSearchRequested, .archiveSearchAnswered, .archiveDeleteAnswered, .visitorErasureRequested, .departmentSettingsUpdated,
+             .visitorRegistered: nil
         case .agentConnected, .agentDisconnected, .agentAvailabilitySet, .gatewayStarted, .agentPresenceChanged, .departmentAvailabilityChanged, .routerPartitionSnapshot,
              .agentCallStarted, .agentCallEnded, .callRoutingRequested, .callRouted, .agentQueuesSet,
              .accountRegistrationRequested, .accountUpdateRequested, .sessionRevokeRequested, .agentActive, .accountUpdated, .accountPasswordSet: nil
@@ -274,6 +278,7 @@ public enum WireEvent: Sendable, Equatable {
         case .archiveDeleteAnswered: self = .archiveDeleteAnswered(try ArchiveDeleteAnswered(from: decoder))
         case .chatDeleted: self = .chatDeleted(try ChatDeleted(from: decoder))
         case .visitorErasureRequested: self = .visitorErasureRequested(try VisitorErasureRequested(from: decoder))
+        case .visitorRegistered: self = .visitorRegistered(try VisitorRegistered(from: decoder))
         case .departmentSettingsUpdated: self = .departmentSettingsUpdated(try DepartmentSettingsUpdated(from: decoder))
         case .transcriptEmailRequested: self = .transcriptEmailRequested(try TranscriptEmailRequested(from: decoder))
         case .ticketRequested: self = .ticketRequested(try TicketRequested(from: decoder))
@@ -328,6 +333,7 @@ public enum WireEvent: Sendable, Equatable {
         case .archiveDeleteAnswered(let payload): try payload.encode(to: encoder)
         case .chatDeleted(let payload): try payload.encode(to: encoder)
         case .visitorErasureRequested(let payload): try payload.encode(to: encoder)
+        case .visitorRegistered(let payload): try payload.encode(to: encoder)
         case .departmentSettingsUpdated(let payload): try payload.encode(to: encoder)
         case .transcriptEmailRequested(let payload): try payload.encode(to: encoder)
         case .ticketRequested(let payload): try payload.encode(to: encoder)

@@ -29,12 +29,92 @@ public struct ChatStartRequested: Codable, Sendable, Equatable {
     /// available; the chat is queued even though the department is closed, and agents
     /// answer by e-mail or when they take it.
     public var contactEmail: String?
-    public init(chatId: String, departmentId: String, visitor: Participant, contactEmail: String? = nil) {
+    /// What the visitor entered in the department's pre-chat form (A3), as the gateway
+    /// validated it.
+    public var preChat: PreChatAnswers?
+    /// The visitor's contact name ("Guest-N", E2), the same for every chat of their token.
+    public var contact: String?
+    public init(chatId: String, departmentId: String, visitor: Participant, contactEmail: String? = nil, preChat: PreChatAnswers? = nil,
+                contact: String? = nil) {
         self.chatId = chatId
         self.departmentId = departmentId
         self.visitor = visitor
         self.contactEmail = contactEmail
+        self.preChat = preChat
+        self.contact = contact
     }
+}
+
+/// A department's pre-chat form as the admin defined it (A3).
+public struct PreChatForm: Codable, Sendable, Equatable {
+    public struct Field: Codable, Sendable, Equatable {
+        /// How the field is entered and checked. A string on the wire; a reader keeps a
+        /// value it does not know and treats it as text.
+        public struct Kind: RawRepresentable, Codable, Sendable, Hashable {
+            public var rawValue: String
+            public init(rawValue: String) { self.rawValue = rawValue }
+            public static let text = Kind(rawValue: "text")
+            public static let email = Kind(rawValue: "email")
+            public static let phone = Kind(rawValue: "phone")
+            /// Several lines.
+            public static let textarea = Kind(rawValue: "textarea")
+            /// One of `options`.
+            public static let select = Kind(rawValue: "select")
+            public static let known: [Kind] = [.text, .email, .phone, .textarea, .select]
+        }
+
+        /// Stable key of the answer (`company`); the label may change later.
+        public var id: String
+        public var label: String
+        public var kind: Kind
+        public var required: Bool
+        /// The choices of a `select` field; empty for the other kinds.
+        public var options: [String]
+        public init(id: String, label: String, kind: Kind, required: Bool, options: [String] = []) {
+            self.id = id
+            self.label = label
+            self.kind = kind
+            self.required = required
+            self.options = options
+        }
+    }
+
+    public var fields: [Field]
+    /// What the visitor's request is about ("Billing"); empty when the department has none.
+    public var categories: [String]
+    public var categoryRequired: Bool
+
+    public static let empty = PreChatForm(fields: [], categories: [], categoryRequired: false)
+
+    public init(fields: [Field], categories: [String], categoryRequired: Bool) {
+        self.fields = fields
+        self.categories = categories
+        self.categoryRequired = categoryRequired
+    }
+}
+
+/// The visitor's answers to a pre-chat form, with each field's label as it was asked.
+public struct PreChatAnswers: Codable, Sendable, Equatable {
+    public struct Answer: Codable, Sendable, Equatable {
+        public var id: String
+        public var label: String
+        public var value: String
+        public init(id: String, label: String, value: String) {
+            self.id = id
+            self.label = label
+            self.value = value
+        }
+    }
+
+    /// In the form's order; only the fields the visitor filled in.
+    public var answers: [Answer]
+    public var category: String?
+    public init(answers: [Answer], category: String?) {
+        self.answers = answers
+        self.category = category
+    }
+
+    public var isEmpty: Bool { answers.isEmpty && category == nil }
 }
 
 /// An agent picks a waiting chat (manual pick).
@@ -227,12 +307,19 @@ public struct ChatQueued: Codable, Sendable, Equatable {
     public var queuedAt: Date
     /// For an offline message: where the visitor wants the answer.
     public var contactEmail: String?
-    public init(chatId: String, departmentId: String, visitor: Participant, queuedAt: Date, contactEmail: String? = nil) {
+    /// The pre-chat answers of the start request (A3).
+    public var preChat: PreChatAnswers?
+    /// The visitor's contact name ("Guest-N", E2), from the start request.
+    public var contact: String?
+    public init(chatId: String, departmentId: String, visitor: Participant, queuedAt: Date, contactEmail: String? = nil, preChat: PreChatAnswers? = nil,
+                contact: String? = nil) {
         self.chatId = chatId
         self.departmentId = departmentId
         self.visitor = visitor
         self.queuedAt = queuedAt
         self.contactEmail = contactEmail
+        self.preChat = preChat
+        self.contact = contact
     }
 }
 

@@ -39,6 +39,10 @@ public enum Topic: String, CaseIterable, Sendable {
     /// retention). Key: department id. Compacted; written by gateways (admin requests),
     /// read by gateways and archivers (all partitions).
     case departmentSettings = "departments.settings"
+    /// One `visitor.registered` per visitor token (E2/A9). Key: visitor id. One partition,
+    /// so the offsets number contacts ("Guest-N", N = offset + 1) in one sequence. Compacted;
+    /// written by gateways, read by nobody; erasure writes the visitor's tombstone.
+    case visitorContacts = "visitors.contacts"
 
     public var name: String { rawValue }
 
@@ -48,13 +52,14 @@ public enum Topic: String, CaseIterable, Sendable {
         case .chatCommands, .chatConversations, .archiveQueries, .routerChangelog, .chatSignals: 12
         case .presenceCommands, .presenceAgents, .telephonyCalls, .accountsDirectory: 6
         case .presenceDepartments, .gatewayReplies, .departmentSettings: 3
+        case .visitorContacts: 1
         }
     }
 
     /// `delete` or `compact`, as created on a real Kafka cluster.
     public var cleanupPolicy: String {
         switch self {
-        case .presenceAgents, .presenceDepartments, .routerChangelog, .accountsDirectory, .departmentSettings: "compact"
+        case .presenceAgents, .presenceDepartments, .routerChangelog, .accountsDirectory, .departmentSettings, .visitorContacts: "compact"
         default: "delete"
         }
     }

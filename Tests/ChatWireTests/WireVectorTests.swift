@@ -8,9 +8,10 @@ enum Samples {
     static let time = WireTime.parse("2026-11-23T10:15:30.250Z")!
     static let visitor = Participant(role: .visitor, id: "v-7f3c", displayName: "Grete Müller")
     static let agent = Participant(role: .agent, id: "alice", displayName: "Alice Adams")
+    static let preChat = PreChatAnswers(answers: [.init(id: "company", label: "Firma", value: "Bäckerei Müller")], category: "Billing")
 
     static let events: [WireEvent] = [
-        .chatStartRequested(ChatStartRequested(chatId: "c-1", departmentId: "support", visitor: visitor)),
+        .chatStartRequested(ChatStartRequested(chatId: "c-1", departmentId: "support", visitor: visitor, preChat: preChat, contact: "Guest-42")),
         .chatTakeRequested(ChatTakeRequested(chatId: "c-1", departmentId: "support", agent: agent)),
         .chatCloseRequested(ChatCloseRequested(chatId: "c-1", departmentId: "support", requestedBy: agent)),
         .chatOwnerActionRequested(ChatOwnerActionRequested(chatId: "c-1", departmentId: "support", agent: agent, action: .transfer, toDepartmentId: "sales")),
@@ -24,7 +25,7 @@ enum Samples {
         .chatOfferWithdrawn(ChatOfferWithdrawn(chatId: "c-1", departmentId: "support", agent: agent, reason: .timeout)),
         .chatWrapUpStarted(ChatWrapUpChanged(chatId: "c-1", departmentId: "support", agent: agent, wrapUpSeconds: 0)),
         .chatWrapUpFinished(ChatWrapUpChanged(chatId: "c-1", departmentId: "support", agent: agent, wrapUpSeconds: 42.5)),
-        .chatQueued(ChatQueued(chatId: "c-1", departmentId: "support", visitor: visitor, queuedAt: time)),
+        .chatQueued(ChatQueued(chatId: "c-1", departmentId: "support", visitor: visitor, queuedAt: time, preChat: preChat, contact: "Guest-42")),
         .chatAssigned(ChatAssigned(chatId: "c-1", departmentId: "support", agent: agent, reason: .automatic, decision: ChatAssigned.Decision(
             rule: "least_loaded", maxChatsPerAgent: 3,
             candidates: [.init(agentId: "alice", activeChats: 0), .init(agentId: "bob", activeChats: 2)]))),
@@ -71,8 +72,8 @@ enum Samples {
             filter: ArchiveFilter(departmentIds: ["support"], agentId: "alice", name: "grete", from: time, to: time.addingTimeInterval(86_400), closedOnly: true),
             after: ArchiveCursor(queuedAt: time, chatId: "c-0"), newestFirst: true, limit: 50, includeTranscripts: false, countTotal: true)),
         .archiveSearchAnswered(ArchiveSearchAnswered(replyTo: "gateway-1", partition: 3, chats: [
-            ArchivedChat(chatId: "c-1", departmentId: "support", visitor: visitor, contactEmail: nil, agents: [agent], queuedAt: time,
-                         firstAssignedAt: time.addingTimeInterval(20), closedAt: time.addingTimeInterval(300), closedBy: agent, closedReason: nil, messageCount: 1,
+            ArchivedChat(chatId: "c-1", departmentId: "support", visitor: visitor, contact: "Guest-42", contactEmail: nil, agents: [agent], queuedAt: time,
+                         firstAssignedAt: time.addingTimeInterval(20), closedAt: time.addingTimeInterval(300), closedBy: agent, closedReason: nil, messageCount: 1, preChat: preChat,
                          story: [ArchiveStoryEntry(type: "chat.assigned", at: time.addingTimeInterval(20), agent: agent, departmentId: "support", detail: "manual_pick")],
                          messages: [Transcript.Message(messageId: "m-1", sender: visitor, text: "Grüß Gott! 👋", sentAt: time.addingTimeInterval(5))]),
         ], next: ArchiveCursor(queuedAt: time, chatId: "c-1"), total: 7)),
@@ -80,7 +81,13 @@ enum Samples {
         .archiveDeleteAnswered(ArchiveDeleteAnswered(replyTo: "gateway-1", deletedChatIds: ["c-1"], openChatIds: [])),
         .chatDeleted(ChatDeleted(chatId: "c-1", departmentId: "support", reason: .retention, deletedBy: nil)),
         .visitorErasureRequested(VisitorErasureRequested(visitorId: "v-7f3c")),
-        .departmentSettingsUpdated(DepartmentSettingsUpdated(departmentId: "support", retentionDays: 90, updatedBy: agent)),
+        .visitorRegistered(VisitorRegistered(visitorId: "v-7f3c")),
+        .departmentSettingsUpdated(DepartmentSettingsUpdated(
+            departmentId: "support", retentionDays: 90,
+            preChatForm: PreChatForm(fields: [.init(id: "company", label: "Firma", kind: .text, required: true),
+                                              .init(id: "product", label: "Product", kind: .select, required: false, options: ["Bread", "Cake"])],
+                                     categories: ["Billing", "Technical"], categoryRequired: true),
+            updatedBy: agent)),
         .transcriptEmailRequested(TranscriptEmailRequested(replyTo: "gateway-1", chatId: "c-1", email: "grete@example.org", timeZone: "Europe/Berlin",
                                                            departmentName: "Customer Support", requestedBy: visitor)),
         .ticketRequested(TicketRequested(replyTo: "gateway-1", chatId: "c-1", note: "Refund asked", requestedBy: agent)),
@@ -129,6 +136,45 @@ enum Samples {
         let encoded = try JSONSerialization.jsonObject(with: Data(WireCodec.encode(expected))) as? NSDictionary
         let documented = try JSONSerialization.jsonObject(with: bytes) as? NSDictionary
         #expect(encoded == documented, "the sample writes as the documented JSON")
+    }
+
+    /// Records written before pre-chat forms existed still read, with no form and no answers.
+    @Test func recordsFromBeforePreChatFormsStillRead() throws {
+        let settings = #"""
+        {"id":"e-8","type":"department.settings_updated","schemaVersion":1,"occurredAt":"2026-11-23T10:15:30.250Z","producer":"gateway-1",
+         "payload":{"departmentId":"support","retentionDays":90,"updatedBy":{"role":"agent","id":"alice","displayName":"Alice Adams"}}}
+        """#
+        guard case .departmentSettingsUpdated(let decoded) = try WireCodec.decode(Array(settings.utf8)).event else {
+            Issue.record("not a settings record")
+            return
+        }
+        #expect(decoded.preChatForm == nil && decoded.retentionDays == 90)
+        let queued = #"""
+        {"id":"e-9","type":"chat.queued","schemaVersion":1,"occurredAt":"2026-11-23T10:15:30.250Z","producer":"router-1",
+         "payload":{"chatId":"c-1","departmentId":"support","queuedAt":"2026-11-23T10:15:30.250Z",
+                    "visitor":{"role":"visitor","id":"v-7f3c","displayName":"Grete"}}}
+        """#
+        guard case .chatQueued(let chat) = try WireCodec.decode(Array(queued.utf8)).event else {
+            Issue.record("not a queued record")
+            return
+        }
+        #expect(chat.preChat == nil && chat.chatId == "c-1")
+    }
+
+    /// Times are written rounded to the millisecond and read back to the same millisecond,
+    /// so a time that makes a round trip (an archive cursor) still matches what it came from.
+    @Test func timesRoundTripAtMillisecondPrecision() throws {
+        #expect(WireTime.format(Date(timeIntervalSince1970: 1_795_000_000.122_999_9)) == "2026-11-18T11:06:40.123Z")
+        #expect(WireTime.format(Date(timeIntervalSince1970: 1_795_000_000.999_7)) == "2026-11-18T11:06:41.000Z")
+        #expect(WireTime.format(Date(timeIntervalSince1970: -0.25)) == "1969-12-31T23:59:59.750Z")
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let date = Date(timeIntervalSince1970: Double.random(in: 1_700_000_000...1_900_000_000, using: &generator))
+            let text = WireTime.format(date)
+            let back = try #require(WireTime.parse(text))
+            #expect(WireTime.format(back) == text)
+            #expect(WireTime.wirePrecision(back) == WireTime.wirePrecision(date), "\(date.timeIntervalSince1970) → \(text)")
+        }
     }
 
     @Test func unknownFieldsAreIgnored() throws {

@@ -210,7 +210,51 @@ struct ArchiveEndToEndTests {
             }
             #expect(try !StoreScan.files(in: system.cluster.options.dataDirectory, containing: keeper).isEmpty, "the scan sees what is kept")
             #expect(try await client.request("GET", "/api/v1/archive/chats/\(keptChat)", token: alice.token).status == 200)
+
+            // Every compacted topic as compaction will leave it (the newest record per key):
+            // no marker, and the visitor's contact record is a tombstone.
+            let bootstrap = try #require(system.cluster.bootstrap)
+            var found: [String] = []
+            do {
+                try await eventually(timeout: .seconds(30), "no compacted topic keeps the marker") {
+                    let latest = try await TopicScan.latestPerKey(bootstrap: bootstrap, topics: Topic.allCases.filter { $0.cleanupPolicy == "compact" })
+                    found = latest.filter { $0.value.range(of: Data(marker.utf8)) != nil }.map(\.key.description)
+                    if latest[TopicScan.Key(topic: Topic.visitorContacts.name, key: erased.id)]?.isEmpty != true { found.append("no tombstone for \(erased.id)") }
+                    return found.isEmpty
+                }
+            } catch {
+                Issue.record("compacted topics still hold the erased visitor: \(found)")
+            }
+            let latest = try await TopicScan.latestPerKey(bootstrap: bootstrap, topics: [.visitorContacts])
+            #expect(latest[TopicScan.Key(topic: Topic.visitorContacts.name, key: kept.id)]?.isEmpty == false, "the scan sees what is kept")
         }
+    }
+}
+
+/// Reads topics from the beginning, keeping the newest value of each key: what compaction
+/// keeps. A tombstone reads as an empty value.
+enum TopicScan {
+    struct Key: Hashable, CustomStringConvertible {
+        var topic: String
+        var key: String
+        var description: String { "\(topic)/\(key)" }
+    }
+
+    static func latestPerKey(bootstrap: String, topics: [Topic]) async throws -> [Key: Data] {
+        let reader = KafkaConsumerConfiguration(client: KafkaClientConfiguration(bootstrapServers: bootstrap, clientID: "topic-scan"), groupID: "topic-scan")
+        let consumer = try KafkaConsumer(configuration: reader, subscription: .allPartitions(topics: topics.map(\.name), startOffsets: { _ in [:] }),
+                                         logger: .init(label: "topic-scan"))
+        var latest: [Key: Data] = [:]
+        var quietSince = ContinuousClock.now
+        while ContinuousClock.now - quietSince < .seconds(2) {
+            let batch = try await consumer.poll(maxRecords: 1_000, timeout: .milliseconds(200))
+            if !batch.isEmpty { quietSince = .now }
+            for record in batch {
+                latest[Key(topic: record.topic, key: String(decoding: record.key ?? [], as: UTF8.self))] = Data(record.value)
+            }
+        }
+        await consumer.close()
+        return latest
     }
 }
 

@@ -204,3 +204,11 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.when == "call":
         item.report_call = report
+
+
+@pytest.fixture(autouse=True)
+def _department_closed_at_start(gateway):
+    """Every test starts with the department closed: agents of an earlier test are offline
+    by now (PRESENCE_GRACE_SECONDS=1)."""
+    gateway.wait_department(False)
+    yield

@@ -155,7 +155,7 @@ class ConsolePage:
         """The Archive view's results, in their order."""
         return self.js("""return [...document.querySelectorAll('#archive-results tbody tr')].map(tr => ({
             chatId: tr.dataset.chatId, time: tr.querySelector('.a-time').textContent, department: tr.querySelector('.a-dept').textContent,
-            contact: tr.querySelector('.a-contact').textContent, agents: tr.querySelector('.a-agents').textContent,
+            contact: tr.querySelector('.archived-open').textContent, number: tr.querySelector('.contact-number').textContent, agents: tr.querySelector('.a-agents').textContent,
             messages: Number(tr.querySelector('.a-count').textContent), status: tr.querySelector('.a-status').textContent,
             current: tr.classList.contains('current')}))""")
 

@@ -382,3 +382,9 @@ class Visitor:
             self._socket = None
         status, body, _ = self.gateway.request("POST", f"/api/v1/chats/{self.chat_id}/close", token=self.token)
         assert status == 200 or body.get("error", {}).get("code") == "chat_closed", body
+
+
+def admin_password(system):
+    """The password chat-dev gave its first admin ("admin": admin, supervisor and agent of
+    support and sales) when it created the data folder."""
+    return (system.data / "admin-password").read_text().splitlines()[0]

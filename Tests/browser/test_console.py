@@ -7,33 +7,19 @@ import re
 import time
 import uuid
 
-import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
-from helpers import eventually
+from helpers import admin_password, eventually
 
 XSS = '<img src=x onerror="window.__xss = 1"><b>bold?</b>'
 SUPPORT = "Customer Support"
-
-
-@pytest.fixture(autouse=True)
-def _department_closed_at_start(gateway):
-    # Agents of an earlier test are offline (PRESENCE_GRACE_SECONDS=1): people start offline.
-    gateway.wait_department(False)
-    yield
 
 
 def seconds(clock):
     """'1:05' -> 65."""
     parts = [int(p) for p in clock.split(":")]
     return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
-
-
-def admin_password(system):
-    """The password chat-dev gave its first admin ("admin": admin, supervisor and agent of
-    support and sales) when it created the data folder."""
-    return (system.data / "admin-password").read_text().splitlines()[0]
 
 
 def people_state(gateway, token, agent_id):

@@ -338,12 +338,6 @@ def test_cross_origin_host_page(gateway, relay, browser, agent):
         site.close()
 
 
-@pytest.fixture(autouse=True)
-def _department_closed_at_start(gateway):
-    gateway.wait_department(False)
-    yield
-
-
 def test_offline_message_while_nobody_is_available(gateway, widget, agent):
     """A2: with the department closed the widget offers "Leave a message": name, e-mail and
     text, validated here and by the gateway; the message waits in the queue for agents."""

@@ -17,12 +17,6 @@ from smtp_sink import SMTPSink
 from widget_page import WidgetPage
 
 
-@pytest.fixture(autouse=True)
-def _department_closed_at_start(gateway):
-    gateway.wait_department(False)
-    yield
-
-
 def visitor_id(gateway, agent, chat_id):
     return gateway.request("GET", f"/api/v1/chats/{chat_id}", token=agent.token)[1]["chat"]["visitor"]["id"]
 

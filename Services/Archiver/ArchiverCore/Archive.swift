@@ -1,3 +1,4 @@
+import ArchiverDelivery
 import ChatStore
 import ChatWire
 import Foundation
@@ -65,9 +66,38 @@ public enum Archive {
                 table.column("retention_days", .integer)
             }
         }),
+        // The visitor's pre-chat answers (A3), JSON, and contact name (E2).
+        ("archiver-3", { db in
+            try db.alter(table: "chats") { table in
+                table.add(column: "pre_chat", .text)
+                table.add(column: "visitor_contact", .text)
+            }
+            // Queue times in whole milliseconds, as cursors carry them (`archiveTime`).
+            try db.execute(sql: "UPDATE chats SET queued_at = ROUND(queued_at * 1000) / 1000.0")
+        }),
     ]
 
     // MARK: Filing
+
+    /// A queue time as the archive orders by it: whole milliseconds, the precision of the wire
+    /// and of cursors. A cursor that went through JSON then matches its row exactly, so a
+    /// page boundary neither repeats nor skips a chat.
+    static func archiveTime(_ date: Date) -> Double {
+        WireTime.wirePrecision(date).timeIntervalSince1970
+    }
+
+    /// The archiver's store, migrated.
+    public static func openStore(path: String) throws -> ServiceStore {
+        try ServiceStore(path: path, migrations: migrations + [DeliveryOutbox.migration])
+    }
+
+    /// Files many conversation events in one transaction, as the consumer would one by one;
+    /// for tools that fill an archive (the export benchmark).
+    public static func record(_ events: [(envelope: Envelope, partition: Int32)], in store: ServiceStore) async throws {
+        try await store.database.write { db in
+            for (envelope, partition) in events { try record(envelope, partition: partition, in: db) }
+        }
+    }
 
     /// Files one conversation event of partition `partition`. Idempotent: the consumer skips
     /// an event id it applied before, and the inserts ignore what exists.
@@ -77,11 +107,12 @@ public enum Archive {
         case .chatQueued(let queued):
             try db.execute(
                 sql: """
-                INSERT OR IGNORE INTO chats (id, department_id, visitor_id, visitor_name, queued_at, partition, contact_email)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO chats (id, department_id, visitor_id, visitor_name, queued_at, partition, contact_email, pre_chat, visitor_contact)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-                arguments: [queued.chatId, queued.departmentId, queued.visitor.id, queued.visitor.displayName, queued.queuedAt.timeIntervalSince1970,
-                            partition, queued.contactEmail])
+                arguments: [queued.chatId, queued.departmentId, queued.visitor.id, queued.visitor.displayName, archiveTime(queued.queuedAt),
+                            partition, queued.contactEmail, queued.preChat.flatMap { try? String(decoding: WireCodec.encodeValue($0), as: UTF8.self) },
+                            queued.contact])
             // A transferred chat is queued again in its new department.
             try db.execute(sql: "UPDATE chats SET department_id = ? WHERE id = ?", arguments: [queued.departmentId, queued.chatId])
             try addStep(queued.chatId, "chat.queued", at: time, departmentId: queued.departmentId, in: db)
@@ -199,11 +230,12 @@ public enum Archive {
         return ArchivedChat(
             chatId: chatId, departmentId: row["department_id"],
             visitor: Participant(role: .visitor, id: row["visitor_id"], displayName: row["visitor_name"]),
-            contactEmail: row["contact_email"], agents: try agents(db, chatId: chatId),
+            contact: row["visitor_contact"], contactEmail: row["contact_email"], agents: try agents(db, chatId: chatId),
             queuedAt: Date(timeIntervalSince1970: row["queued_at"]),
             firstAssignedAt: (row["first_assigned_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             closedBy: closedBy, closedReason: row["closed_reason"], messageCount: count,
+            preChat: (row["pre_chat"] as String?).flatMap { try? WireCodec.decodeValue(PreChatAnswers.self, from: Data($0.utf8)) },
             story: full ? try story(db, chatId: chatId) : nil, messages: messages)
     }
 
@@ -245,8 +277,8 @@ public enum Archive {
         if let name = filter.name?.trimmingCharacters(in: .whitespaces), !name.isEmpty {
             let pattern = "%" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
                 .replacingOccurrences(of: "_", with: "\\_") + "%"
-            conditions.append("(visitor_name LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')")
-            arguments += [pattern, pattern]
+            conditions.append("(visitor_name LIKE ? ESCAPE '\\' OR visitor_contact LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')")
+            arguments += [pattern, pattern, pattern]
         }
         if let from = filter.from {
             conditions.append("queued_at >= ?")
@@ -262,7 +294,7 @@ public enum Archive {
             : nil
         if let after = request.after {
             conditions.append(request.newestFirst ? "(queued_at, id) < (?, ?)" : "(queued_at, id) > (?, ?)")
-            arguments += [after.queuedAt.timeIntervalSince1970, after.chatId]
+            arguments += [archiveTime(after.queuedAt), after.chatId]
         }
         let direction = request.newestFirst ? "DESC" : "ASC"
         let limit = min(max(request.limit, 1), pageLimit)

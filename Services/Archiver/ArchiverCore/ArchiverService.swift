@@ -174,7 +174,7 @@ struct DepartmentSettingsApplier: EventApplier {
 public enum ArchiverApplication {
     public static func services(configuration: ArchiverConfiguration, context: RuntimeContext) throws -> [any Service] {
         let logger = context.logger
-        let store = try ServiceStore(path: configuration.storePath, migrations: Archive.migrations + [DeliveryOutbox.migration])
+        let store = try Archive.openStore(path: configuration.storePath)
         context.health.set("store", true)
         let producer = try KafkaProducer(configuration: configuration.common.producerConfiguration(), logger: logger)
         let outbox = OutboxPublisher(store: store, producer: producer, logger: logger)

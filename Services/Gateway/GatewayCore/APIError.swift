@@ -8,15 +8,18 @@ public struct APIError: HTTPResponseError, Sendable, Equatable {
     public var status: HTTPResponse.Status
     public var code: String
     public var message: String
+    /// The form field the error is about (`prechat_invalid`), for the client to point at.
+    public var field: String?
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, field: String? = nil) {
         self.status = status
         self.code = code
         self.message = message
+        self.field = field
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        jsonResponse(ErrorBody(error: .init(code: code, message: message)), status: status)
+        jsonResponse(ErrorBody(error: .init(code: code, message: message, field: field)), status: status)
     }
 
     static let unauthorized = APIError(.unauthorized, "unauthorized", "A valid access token is required.")
@@ -36,6 +39,7 @@ struct ErrorBody: Encodable {
     struct Detail: Encodable {
         var code: String
         var message: String
+        var field: String?
     }
 
     var error: Detail

@@ -12,9 +12,11 @@ public struct Caller: Codable, Sendable, Equatable {
     public var issuedAt: Date? = nil
     /// Staff roles, from the directory on every request (never from the token).
     public var staffRoles: [StaffRole] = []
+    /// Visitors: their contact name ("Guest-N", E2), the same for as long as the token lives.
+    public var contact: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case role, id, displayName, sessionId, issuedAt
+        case role, id, displayName, sessionId, issuedAt, contact
     }
 
     public init(role: Participant.Role, id: String, displayName: String, sessionId: String? = nil, issuedAt: Date? = nil) {

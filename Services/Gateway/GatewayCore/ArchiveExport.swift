@@ -18,8 +18,8 @@ enum ArchiveExport {
         }
     }
 
-    static let csvColumns = ["chat_id", "department_id", "visitor_id", "visitor_name", "contact_email", "agents", "queued_at", "first_assigned_at",
-                             "closed_at", "closed_by", "closed_reason", "message_count", "transcript"]
+    static let csvColumns = ["chat_id", "department_id", "visitor_id", "visitor_name", "contact", "contact_email", "agents", "queued_at", "first_assigned_at",
+                             "closed_at", "closed_by", "closed_reason", "category", "pre_chat", "message_count", "transcript"]
 
     /// Collects output and hands out chunks of about `chunkSize` bytes.
     struct Writer {
@@ -61,10 +61,12 @@ enum ArchiveExport {
     static func csvRow(_ chat: ArchivedChat) -> String {
         let transcript = (chat.messages ?? []).map { "[\(WireTime.format($0.sentAt))] \($0.sender.displayName): \($0.text)" }.joined(separator: "\n")
         let fields: [String] = [
-            chat.chatId, chat.departmentId, chat.visitor.id, chat.visitor.displayName, chat.contactEmail ?? "",
+            chat.chatId, chat.departmentId, chat.visitor.id, chat.visitor.displayName, chat.contact ?? "", chat.contactEmail ?? "",
             chat.agents.map(\.displayName).joined(separator: "; "),
             WireTime.format(chat.queuedAt), chat.firstAssignedAt.map(WireTime.format) ?? "", chat.closedAt.map(WireTime.format) ?? "",
-            chat.closedBy?.displayName ?? "", chat.closedReason ?? "", String(chat.messageCount), transcript,
+            chat.closedBy?.displayName ?? "", chat.closedReason ?? "",
+            chat.preChat?.category ?? "", (chat.preChat?.answers ?? []).map { "\($0.label): \($0.value)" }.joined(separator: "\n"),
+            String(chat.messageCount), transcript,
         ]
         return fields.map(csvField).joined(separator: ",") + "\r\n"
     }

@@ -195,17 +195,35 @@ struct ArchiveHTTP {
         let id = try context.parameters.require("departmentId")
         guard WireID.isValid(id) else { throw APIError.invalid("'\(id)' is not a valid department id.") }
         let settings = try await operations.read { try GatewayStore.departmentSettings($0, id: id) }
-        return jsonResponse(["settings": DepartmentSettingsView(departmentId: id, retentionDays: settings?.retentionDays)])
+        return jsonResponse(["settings": DepartmentSettingsView(id: id, settings)])
     }
 
-    struct DepartmentSettingsView: Codable {
+    struct DepartmentSettingsView: Encodable {
         var departmentId: String
         var retentionDays: Int?
+        var preChatForm: PreChatForm
+
+        init(id: String, _ settings: DepartmentSettingsUpdated?) {
+            departmentId = id
+            retentionDays = settings?.retentionDays
+            preChatForm = settings?.preChatForm ?? .empty
+        }
     }
 
+    /// Each setting is optional: one left out keeps its current value, so the console's
+    /// screens can each send only their own.
     struct SettingsBody: Decodable {
-        /// Null (or absent) keeps closed chats.
-        var retentionDays: Int?
+        /// Null keeps closed chats.
+        var retentionDays: Int??
+        var preChatForm: PreChatForm?
+
+        enum CodingKeys: String, CodingKey { case retentionDays, preChatForm }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            retentionDays = container.contains(.retentionDays) ? .some(try container.decodeIfPresent(Int.self, forKey: .retentionDays)) : .none
+            preChatForm = try container.decodeIfPresent(PreChatForm.self, forKey: .preChatForm)
+        }
     }
 
     @Sendable func updateSettings(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -214,17 +232,20 @@ struct ArchiveHTTP {
         let id = try context.parameters.require("departmentId")
         guard WireID.isValid(id) else { throw APIError.invalid("'\(id)' is not a valid department id.") }
         let body = try await decode(SettingsBody.self, from: request)
-        if let days = body.retentionDays, !DepartmentSettingsUpdated.retentionDaysRange.contains(days) {
+        if case .some(.some(let days)) = body.retentionDays, !DepartmentSettingsUpdated.retentionDaysRange.contains(days) {
             throw APIError.invalid("retentionDays must be between 1 and \(DepartmentSettingsUpdated.retentionDaysRange.upperBound), or null to keep chats.")
         }
-        let settings = DepartmentSettingsUpdated(departmentId: id, retentionDays: body.retentionDays, updatedBy: caller.participant)
+        let form = try body.preChatForm.map(PreChatRules.checked)
+        let current = try await operations.read { try GatewayStore.departmentSettings($0, id: id) }
+        let settings = DepartmentSettingsUpdated(departmentId: id, retentionDays: body.retentionDays ?? current?.retentionDays,
+                                                 preChatForm: form ?? current?.preChatForm, updatedBy: caller.participant)
         do {
             try await operations.producer.send(WireRecord(topic: .departmentSettings, key: id, envelope: operations.envelope(.departmentSettingsUpdated(settings))))
         } catch {
             throw APIError.unavailable
         }
         _ = try await operations.readUntilInView({ try GatewayStore.departmentSettings($0, id: id) }, until: { $0 == settings })
-        return jsonResponse(["settings": DepartmentSettingsView(departmentId: id, retentionDays: settings.retentionDays)])
+        return jsonResponse(["settings": DepartmentSettingsView(id: id, settings)])
     }
 
     // MARK: Erasure (A6)

@@ -114,7 +114,14 @@ final class ChatOperations: Sendable {
         var text: String
     }
 
-    func startChat(visitor: Caller, departmentId: String, offlineMessage: OfflineMessage? = nil) async throws -> (chat: ChatView, created: Bool) {
+    /// What the visitor entered in the pre-chat form (A3), before it is checked.
+    struct PreChatSubmission: Sendable {
+        var fields: [String: String]
+        var category: String?
+    }
+
+    func startChat(visitor: Caller, departmentId: String, offlineMessage: OfflineMessage? = nil,
+                   preChat: PreChatSubmission? = nil) async throws -> (chat: ChatView, created: Bool) {
         guard visitor.role == .visitor else { throw APIError(.forbidden, "forbidden", "Only visitors start chats.") }
         guard WireID.isValid(departmentId), let department = try await read({ try GatewayStore.department($0, id: departmentId) }) else {
             throw APIError(.notFound, "department_not_found", "There is no department '\(departmentId)'.")
@@ -122,9 +129,12 @@ final class ChatOperations: Sendable {
         if let offlineMessage {
             try validate(offlineMessage)
         }
+        let answers = try PreChatRules.answers(to: department.preChatForm, fields: preChat?.fields ?? [:], category: preChat?.category,
+                                               requireAnswers: offlineMessage == nil)
         let chatId = WireID.make()
         let command = envelope(.chatStartRequested(
-            ChatStartRequested(chatId: chatId, departmentId: department.departmentId, visitor: visitor.participant, contactEmail: offlineMessage?.email)))
+            ChatStartRequested(chatId: chatId, departmentId: department.departmentId, visitor: visitor.participant, contactEmail: offlineMessage?.email,
+                               preChat: answers, contact: visitor.contact)))
         let answer = try await ask(command, key: departmentId)
         switch answer.event {
         case .chatQueued:
@@ -139,7 +149,7 @@ final class ChatOperations: Sendable {
             let existing = rejection.existingChatId ?? chatId
             let chat = try await read { try GatewayStore.chat($0, id: existing) }
             return (chat ?? ChatView(chatId: existing, departmentId: departmentId, status: "queued",
-                                     visitor: PersonView(id: visitor.id, displayName: visitor.displayName), agent: nil, invitedAgents: [],
+                                     visitor: PersonView(id: visitor.id, displayName: visitor.displayName, contact: visitor.contact), agent: nil, invitedAgents: [],
                                      offeredTo: nil, offerExpiresAt: nil, queuedAt: Date(), closedAt: nil,
                                      handledSeconds: 0, activeSince: nil, position: nil, estimatedWaitSeconds: nil), false)
         default:

@@ -42,19 +42,26 @@ struct GatewayHTTP {
 
     // MARK: Identities
 
-    struct NewVisitor: Decodable { var displayName: String }
+    /// Without a name the visitor is anonymous and shown by their contact name.
+    struct NewVisitor: Decodable { var displayName: String? }
     struct Session: Encodable {
         var token: String
         var role: String
         var id: String
         var displayName: String
+        /// Visitors: "Guest-N" (E2).
+        var contact: String? = nil
     }
 
     @Sendable func createVisitor(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let body = try await decode(NewVisitor.self, from: request)
-        let name = try validDisplayName(body.displayName)
-        let caller = Caller(role: .visitor, id: "v-" + WireID.make(), displayName: name)
-        return jsonResponse(Session(token: signer.issue(for: caller), role: "visitor", id: caller.id, displayName: name), status: .created)
+        let name = try body.displayName.map(validDisplayName)
+        var caller = Caller(role: .visitor, id: "v-" + WireID.make(), displayName: name ?? "")
+        let contact = try await operations.registerContact(visitorId: caller.id)
+        caller.contact = contact
+        caller.displayName = name ?? contact
+        return jsonResponse(Session(token: signer.issue(for: caller), role: "visitor", id: caller.id, displayName: caller.displayName, contact: contact),
+                            status: .created)
     }
 
     struct Credentials: Decodable {
@@ -104,10 +111,18 @@ struct GatewayHTTP {
         /// A2: left while the department is closed; queued anyway, with the text as its
         /// first message.
         var offlineMessage: OfflineMessageBody?
+        /// A3: the answers to the department's pre-chat form.
+        var preChat: PreChatBody?
 
         struct OfflineMessageBody: Decodable {
             var email: String
             var text: String
+        }
+
+        struct PreChatBody: Decodable {
+            /// Field id to value.
+            var fields: [String: String]?
+            var category: String?
         }
     }
 
@@ -120,7 +135,8 @@ struct GatewayHTTP {
             visitor.displayName = try validDisplayName(name)
         }
         let offline = body.offlineMessage.map { ChatOperations.OfflineMessage(email: $0.email.trimmingCharacters(in: .whitespaces), text: $0.text) }
-        let (chat, created) = try await operations.startChat(visitor: visitor, departmentId: body.departmentId, offlineMessage: offline)
+        let preChat = body.preChat.map { ChatOperations.PreChatSubmission(fields: $0.fields ?? [:], category: $0.category) }
+        let (chat, created) = try await operations.startChat(visitor: visitor, departmentId: body.departmentId, offlineMessage: offline, preChat: preChat)
         return jsonResponse(["chat": chat], status: created ? .created : .ok)
     }
 

@@ -130,6 +130,13 @@ enum GatewayStore {
                 table.column("record", .text).notNull()
             }
         }),
+        // The visitor's pre-chat answers (A3), JSON.
+        ("gateway-12", { db in
+            try db.alter(table: "chats") { table in
+                table.add(column: "pre_chat", .text)
+                table.add(column: "visitor_contact", .text)
+            }
+        }),
     ]
 
     // MARK: Applying events
@@ -143,12 +150,13 @@ enum GatewayStore {
         case .chatQueued(let queued):
             try db.execute(
                 sql: """
-                INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, queued_at, contact_email) VALUES (?, ?, ?, ?, 'queued', ?, ?)
+                INSERT INTO chats (id, department_id, visitor_id, visitor_name, status, queued_at, contact_email, pre_chat, visitor_contact)
+                VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET department_id = excluded.department_id, status = 'queued', agent_id = NULL, agent_name = NULL
                 WHERE chats.status = 'transferring'
                 """,
                 arguments: [queued.chatId, queued.departmentId, queued.visitor.id, queued.visitor.displayName, queued.queuedAt.timeIntervalSince1970,
-                            queued.contactEmail])
+                            queued.contactEmail, queued.preChat.map { APIJSON.string($0) }, queued.contact])
             changed = (queued.chatId, "queued", [queued.departmentId])
         case .chatAssigned(let assigned):
             try db.execute(sql: """
@@ -267,8 +275,7 @@ enum GatewayStore {
                 """,
                 arguments: [change.departmentId, change.displayName, change.open, change.availableAgents])
             overviewDepartments.insert(change.departmentId)
-            effects.append(.departmentChanged(DepartmentView(departmentId: change.departmentId, displayName: change.displayName,
-                                                             open: change.open, availableAgents: change.availableAgents)))
+            if let view = try department(db, id: change.departmentId) { effects.append(.departmentChanged(view)) }
         case .chatDeleted(let deleted):
             try forgetChats(db, where: "id = ?", deleted.chatId)
         case .visitorErasureRequested(let erasure):
@@ -276,6 +283,8 @@ enum GatewayStore {
         case .departmentSettingsUpdated(let settings):
             try db.execute(sql: "INSERT OR REPLACE INTO department_settings (department_id, record) VALUES (?, ?)",
                            arguments: [settings.departmentId, APIJSON.string(settings)])
+            // Open widgets show the department's new pre-chat form at once.
+            if let view = try department(db, id: settings.departmentId) { effects.append(.departmentChanged(view)) }
         case .accountUpdated(let account):
             try saveAccount(account, in: db)
             effects.append(.accountChanged(account))
@@ -443,11 +452,11 @@ enum GatewayStore {
     }
 
     static func department(_ db: Database, id: String) throws -> DepartmentView? {
-        try Row.fetchOne(db, sql: "SELECT * FROM departments WHERE id = ?", arguments: [id]).map(departmentView)
+        try Row.fetchOne(db, sql: "\(departmentQuery) WHERE departments.id = ?", arguments: [id]).map(departmentView)
     }
 
     static func departments(_ db: Database) throws -> [DepartmentView] {
-        try Row.fetchAll(db, sql: "SELECT * FROM departments ORDER BY id").map(departmentView)
+        try Row.fetchAll(db, sql: "\(departmentQuery) ORDER BY departments.id").map(departmentView)
     }
 
     static func agent(_ db: Database, id: String) throws -> AgentView? {
@@ -471,7 +480,7 @@ enum GatewayStore {
         let agentId: String? = row["agent_id"]
         return ChatView(
             chatId: row["id"], departmentId: row["department_id"], status: row["status"],
-            visitor: PersonView(id: row["visitor_id"], displayName: row["visitor_name"]),
+            visitor: PersonView(id: row["visitor_id"], displayName: row["visitor_name"], contact: row["visitor_contact"]),
             agent: agentId.map { PersonView(id: $0, displayName: row["agent_name"] ?? $0) },
             invitedAgents: [],
             offeredTo: (row["offered_to_id"] as String?).map { PersonView(id: $0, displayName: row["offered_to_name"] ?? $0) },
@@ -482,6 +491,7 @@ enum GatewayStore {
             activeSince: (row["active_since"] as Double?).map(Date.init(timeIntervalSince1970:)),
             position: nil, estimatedWaitSeconds: nil,
             contactEmail: row["contact_email"],
+            preChat: (row["pre_chat"] as String?).flatMap { try? WireCodec.decodeValue(PreChatAnswers.self, from: Data($0.utf8)) },
             closedBy: (row["closed_by_id"] as String?).map {
                 MessageView.SenderView(role: row["closed_by_role"] ?? "system", id: $0, displayName: row["closed_by_name"] ?? $0)
             },
@@ -490,7 +500,15 @@ enum GatewayStore {
             })
     }
 
+    /// A department with its admin settings, for `departmentView`.
+    private static let departmentQuery = """
+        SELECT departments.*, department_settings.record AS settings FROM departments
+        LEFT JOIN department_settings ON department_settings.department_id = departments.id
+        """
+
     private static func departmentView(_ row: Row) -> DepartmentView {
-        DepartmentView(departmentId: row["id"], displayName: row["display_name"], open: row["open"], availableAgents: row["available_agents"])
+        let settings = (row["settings"] as String?).flatMap { try? WireCodec.decodeValue(DepartmentSettingsUpdated.self, from: Data($0.utf8)) }
+        return DepartmentView(departmentId: row["id"], displayName: row["display_name"], open: row["open"], availableAgents: row["available_agents"],
+                              preChatForm: settings?.preChatForm ?? .empty)
     }
 }

@@ -6,6 +6,8 @@ import Foundation
 public struct PersonView: Codable, Sendable, Equatable {
     public var id: String
     public var displayName: String
+    /// A visitor's contact name ("Guest-N", E2).
+    public var contact: String? = nil
 }
 
 public struct ChatView: Codable, Sendable, Equatable {
@@ -35,6 +37,8 @@ public struct ChatView: Codable, Sendable, Equatable {
     public var estimatedWaitSeconds: Double?
     /// An offline message (A2): the e-mail address the visitor wants the answer at.
     public var contactEmail: String? = nil
+    /// What the visitor entered in the pre-chat form (A3); absent when nothing.
+    public var preChat: PreChatAnswers? = nil
     /// Who ended the chat (the visitor or the agent), once closed.
     public var closedBy: MessageView.SenderView? = nil
     /// After the chat closed: its agent's after-chat work (C8). Agents only.
@@ -83,6 +87,8 @@ public struct DepartmentView: Codable, Sendable, Equatable {
     public var displayName: String
     public var open: Bool
     public var availableAgents: Int
+    /// What a visitor fills in before a chat starts (A3); empty when the admin defined none.
+    public var preChatForm: PreChatForm
 }
 
 /// A department's queue at a glance (C11), for agents and supervisors.

@@ -82,6 +82,13 @@ final class RouterApplier: EventApplier {
             // A6: written to every partition; each owner forgets the visitor's ended chats
             // of its own (the gateway refuses an erasure while a chat is open).
             try RouterStore.forgetClosedChats(db, visitorId: erasure.visitorId, partition: record.partition)
+            // A new snapshot of the partition replaces the last one on the compacted
+            // changelog, which may name the visitor (a chat they closed, in `published`).
+            try guarded.withLock { guarded in
+                guarded.pending.nextCommandOffsets[record.partition] = record.offset + 1
+                try step(&guarded, in: db, commandPartition: record.partition) { $0.forgetVisitor(erasure.visitorId, partition: record.partition) }
+                guarded.pending.touched.insert(record.partition)
+            }
             Task { [store] in await store.truncateLog() }  // runs once this transaction committed
             return []
         }

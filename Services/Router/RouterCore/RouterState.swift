@@ -195,6 +195,22 @@ public struct RouterState: Sendable {
     // MARK: Partitions (scale-out)
 
     /// The open chats of one partition, in queue order: the body of its snapshot.
+    /// A6: the visitor's chats of `partition` still held (ended, in their agent's wrap-up)
+    /// keep their place but lose what identifies the visitor, so the partition's next
+    /// snapshot (and the store) no longer names them.
+    public mutating func forgetVisitor(_ visitorId: String, partition: Int32) -> [RouterAction] {
+        var actions: [RouterAction] = []
+        for (id, var chat) in openChats where chat.visitor.id == visitorId && chat.partition == partition {
+            chat.visitor.displayName = Self.erasedVisitorName
+            chat.contactEmail = nil
+            openChats[id] = chat
+            actions.append(.saveChat(chat))
+        }
+        return actions
+    }
+
+    public static let erasedVisitorName = "Erased visitor"
+
     public func chats(in partition: Int32) -> [RoutedChat] {
         openChats.values.filter { $0.partition == partition }.sorted { ($0.queuedAt, $0.id) < ($1.queuedAt, $1.id) }
     }
@@ -535,7 +551,8 @@ public struct RouterState: Sendable {
             openChats[chat.id] = chat
             openChatByVisitor[visitorKey] = chat.id
             return [.saveChat(chat), publish(chat.id, .chatQueued(ChatQueued(chatId: chat.id, departmentId: chat.departmentId, visitor: chat.visitor,
-                                                                             queuedAt: now, contactEmail: chat.contactEmail)))]
+                                                                             queuedAt: now, contactEmail: chat.contactEmail,
+                                                                             preChat: request.preChat, contact: request.contact)))]
 
         case .chatTakeRequested(let request):
             guard var chat = openChats[request.chatId], chat.departmentId == request.departmentId else {

@@ -135,9 +135,12 @@
     archivedPdf: $('archived-pdf'), archivedEmail: $('archived-email'), archivedTicket: $('archived-ticket'), archivedDelete: $('archived-delete'),
     archivedStory: $('archived-story'), archivedMessages: $('archived-messages'), archivedNoMessages: $('archived-no-messages'),
     customer: $('customer'), customerSummary: $('customer-summary'), customerName: $('customer-name'), customerId: $('customer-id'),
+    customerContact: $('customer-contact'), customerContactLabel: $('customer-contact-label'),
     customerEmail: $('customer-email'), customerEmailLabel: $('customer-email-label'), customerHistory: $('customer-history'),
     customerNote: $('customer-history-note'), customerRefresh: $('customer-refresh'),
-    retention: $('retention'),
+    retention: $('retention'), prechatForms: $('prechat-forms'),
+    customerPrechat: $('customer-prechat'), customerPrechatList: $('customer-prechat-list'),
+    archivedPrechat: $('archived-prechat'), archivedPrechatList: $('archived-prechat-list'),
     ask: $('ask'), askForm: $('ask-form'), askTitle: $('ask-title'), askText: $('ask-text'), askEmail: $('ask-email'), askEmailLabel: $('ask-email-label'),
     askNote: $('ask-note'), askNoteLabel: $('ask-note-label'), askError: $('ask-error'), askYes: $('ask-yes'), askNo: $('ask-no'),
   };
@@ -297,7 +300,7 @@
     retention.clear();
     ui.alerts.textContent = '';
     ui.log.textContent = '';
-    for (const list of [ui.incoming, ui.active, ui.parked, ui.wrapups, ui.people, ui.queues, ui.accounts, ui.snippets, ui.retention, ui.customerHistory]) list.textContent = '';
+    for (const list of [ui.incoming, ui.active, ui.parked, ui.wrapups, ui.people, ui.queues, ui.accounts, ui.snippets, ui.retention, ui.prechatForms, ui.customerHistory]) list.textContent = '';
   }
 
   function showLogin(message, login) {
@@ -1414,7 +1417,8 @@
     const shown = archive.detail && archive.detail.chatId;
     syncList(ui.archiveRows, archive.chats, (c) => c.chatId, (c) => el('tr', { 'data-chat-id': c.chatId },
       el('td', { class: 'a-time' }), el('td', { class: 'a-dept' }),
-      el('th', { scope: 'row', class: 'a-contact' }, button('', { class: 'link archived-open', onclick: () => openArchived(c.chatId, true) })),
+      el('th', { scope: 'row', class: 'a-contact' }, button('', { class: 'link archived-open', onclick: () => openArchived(c.chatId, true) }),
+        el('span', { class: 'contact-number' })),
       el('td', { class: 'a-agents' }), el('td', { class: 'a-count num' }), el('td', { class: 'a-status' })),
     (row, c) => {
       row.dataset.status = c.closedAt ? 'closed' : 'open';
@@ -1423,6 +1427,7 @@
       row.querySelector('.a-dept').textContent = deptName(c.departmentId);
       const open = row.querySelector('.archived-open');
       open.textContent = c.visitor.displayName;
+      row.querySelector('.contact-number').textContent = contactOf(c.contact, c.visitor);
       open.setAttribute('aria-label', `${c.visitor.displayName}, ${when(c.queuedAt)}, ${deptName(c.departmentId)}: open the chat`);
       if (shown === c.chatId) open.setAttribute('aria-current', 'true'); else open.removeAttribute('aria-current');
       row.querySelector('.a-agents').textContent = agentNames(c) || '—';
@@ -1484,8 +1489,9 @@
     ui.archivedMeta.replaceChildren(
       el('span', { class: 'line1', text: `${deptName(c.departmentId)} · ${when(c.queuedAt)} · ${ended} · ${plural(c.messageCount, 'message')}` }),
       el('br'),
-      el('span', { class: 'line2', text: [`Agents: ${agentNames(c) || 'none'}`, c.contactEmail ? `e-mail ${c.contactEmail}` : '',
+      el('span', { class: 'line2', text: [`Agents: ${agentNames(c) || 'none'}`, c.contact ? `contact ${c.contact}` : '', c.contactEmail ? `e-mail ${c.contactEmail}` : '',
         `visitor id ${c.visitor.id}`, `chat id ${c.chatId}`].filter(Boolean).join(' · ') }));
+    showPrechat(ui.archivedPrechat, ui.archivedPrechatList, c.preChat);
     ui.archivedStory.replaceChildren(...(c.story || []).map((step) => el('li', { 'data-type': step.type },
       el('time', { datetime: step.at, text: stamp(step.at, c.queuedAt) }), ' ', storyLine(step, c))));
     const messages = c.messages || [];
@@ -1632,6 +1638,22 @@
     openArchived(chatId, 'title');
   }
 
+  // E2: "Guest-N" next to a name, unless the visitor is shown by it anyway.
+  const contactOf = (contact, visitor) => (contact && contact !== visitor.displayName ? contact : '');
+
+  // ---- A3: the visitor's pre-chat answers (Incoming, the customer panel, the archive) ----
+  // [[label, value]]: the category first, then the answers in the form's order.
+  const prechatPairs = (p) => (p ? (p.category ? [['Category', p.category]] : []).concat((p.answers || []).map((a) => [a.label, a.value])) : []);
+  const short = (text, n = 60) => { const t = text.replace(/\s+/g, ' ').trim(); return t.length > n ? t.slice(0, n - 1) + '…' : t; };
+  function showPrechat(box, list, p) {
+    const pairs = prechatPairs(p);
+    box.hidden = !pairs.length;
+    const key = JSON.stringify(pairs);
+    if (list.dataset.key === key) return;
+    list.dataset.key = key;
+    list.replaceChildren(...pairs.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]));
+  }
+
   // ---- D2: the customer panel of the chat shown: the visitor and their earlier chats ----
   const earlier = new Map(); // chatId of the open chat -> {loading, chats, more, error}
   async function loadEarlier(c) {
@@ -1660,8 +1682,11 @@
     ui.customer.dataset.chatId = c.chatId;
     ui.customerName.textContent = c.visitor.displayName;
     ui.customerId.textContent = c.visitor.id;
+    ui.customerContact.textContent = c.visitor.contact || '';
+    ui.customerContact.hidden = ui.customerContactLabel.hidden = !c.visitor.contact;
     ui.customerEmail.textContent = c.contactEmail || '';
     ui.customerEmail.hidden = ui.customerEmailLabel.hidden = !c.contactEmail;
+    showPrechat(ui.customerPrechat, ui.customerPrechatList, c.preChat);
     const list = entry.chats || [];
     ui.customerSummary.textContent = `Customer: ${c.visitor.displayName}` +
       (entry.chats ? ` · ${list.length}${entry.more ? '+' : ''} earlier chat${list.length === 1 && !entry.more ? '' : 's'}` : '');
@@ -1688,9 +1713,11 @@
       retention.set(id, entry);
       try {
         entry.settings = (await call('GET', `/departments/${encodeURIComponent(id)}/settings`)).settings;
-        entry.fresh = true; // the field shows it at the next render
+        entry.fresh = entry.formFresh = true; // the fields show it at the next render
+        Object.assign(entry, { formStatus: '', formError: false });
       } catch (err) {
         Object.assign(entry, { status: `Could not read the setting: ${err.message}${codeOf(err)}`, error: true });
+        Object.assign(entry, { formStatus: `Could not read the form: ${err.message}${codeOf(err)}`, formError: true });
       }
     }));
     render();
@@ -1748,6 +1775,188 @@
       li.querySelector('.retention-save').setAttribute('aria-label', `Save how long ${d.displayName} keeps closed chats`);
       setLine(li.querySelector('.retention-status'), entry.status || '', entry.error);
     });
+  }
+
+  // ---- Admins (A3): each department's pre-chat form ----
+  // The editor's DOM is the draft; it is filled from the server when read or saved.
+  const KINDS = [['text', 'Text'], ['email', 'E-mail'], ['phone', 'Phone'], ['textarea', 'Several lines'], ['select', 'Choice']];
+  const lines = (text) => text.split('\n').map((x) => x.trim()).filter(Boolean);
+  const slug = (text) => text.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_').replace(/^_+/, '').slice(0, 32).replace(/_+$/, '');
+  let fieldN = 0;
+
+  function renderPrechatForms() {
+    const depts = [...departments.values()].sort((a, b) => a.displayName.localeCompare(b.displayName));
+    syncList(ui.prechatForms, depts, (d) => d.departmentId, (d) => {
+      const id = 'prechat-' + d.departmentId;
+      const form = el('form', { class: 'pc-form', novalidate: true, 'aria-labelledby': id + '-title' },
+        el('h3', { id: id + '-title', class: 'pc-dept' }),
+        el('ol', { class: 'pc-fields', 'aria-label': 'Fields' }),
+        el('p', { class: 'empty pc-none', text: 'No fields: visitors give only their name.' }),
+        button('Add field', { class: 'btn small pc-add' }),
+        el('label', { for: id + '-categories', class: 'pc-label' }, 'Categories, one per line (none: visitors choose none)'),
+        el('textarea', { id: id + '-categories', class: 'pc-categories', rows: 3, spellcheck: 'false' }),
+        el('label', { class: 'check' }, el('input', { type: 'checkbox', class: 'pc-category-required' }), 'Visitors must choose a category'),
+        el('div', { class: 'pc-save-row' }, el('button', { type: 'submit', class: 'btn small primary pc-save' }, 'Save form'),
+          el('span', { id: id + '-status', class: 'pc-status', role: 'status' })));
+      const edited = () => {
+        const entry = retention.get(d.departmentId) || {};
+        retention.set(d.departmentId, entry);
+        Object.assign(entry, { formStatus: 'Changes not saved yet.', formError: false });
+        setLine(form.querySelector('.pc-status'), entry.formStatus);
+      };
+      form.addEventListener('input', edited);
+      form.addEventListener('change', edited);
+      form.querySelector('.pc-add').addEventListener('click', () => {
+        const li = fieldRow({ id: '', label: '', kind: 'text', required: false, options: [] });
+        form.querySelector('.pc-fields').append(li);
+        edited();
+        refreshRows(form);
+        li.querySelector('.pc-f-label').focus();
+      });
+      form.addEventListener('submit', (e) => { e.preventDefault(); savePrechat(d.departmentId, form); });
+      return el('li', { 'data-department-id': d.departmentId }, form);
+    }, (li, d) => {
+      const entry = retention.get(d.departmentId) || {};
+      const form = li.querySelector('form');
+      form.querySelector('.pc-dept').textContent = d.displayName;
+      if (entry.formFresh && entry.settings) { // as read or saved; the admin's draft is not overwritten otherwise
+        entry.formFresh = false;
+        fillForm(form, entry.settings.preChatForm || {});
+      }
+      form.querySelector('.pc-add').setAttribute('aria-label', `Add a field to the pre-chat form of ${d.displayName}`);
+      form.querySelector('.pc-save').setAttribute('aria-label', `Save the pre-chat form of ${d.displayName}`);
+      form.querySelector('.pc-save').disabled = !!entry.formBusy;
+      setLine(form.querySelector('.pc-status'), entry.formStatus || '', entry.formError);
+    });
+  }
+
+  function fillForm(form, f) {
+    form.querySelector('.pc-fields').replaceChildren(...(f.fields || []).map(fieldRow));
+    form.querySelector('.pc-categories').value = (f.categories || []).join('\n');
+    form.querySelector('.pc-category-required').checked = !!f.categoryRequired;
+    refreshRows(form);
+  }
+
+  // One field of the editor: label, id (from the label until edited), kind, required,
+  // options (choices only), and its buttons.
+  function fieldRow(f) {
+    const id = 'pcf-' + ++fieldN;
+    const label = el('input', { id: id + '-label', class: 'pc-f-label', maxlength: 80 });
+    const key = el('input', { id: id + '-id', class: 'pc-f-id mono', maxlength: 32, spellcheck: 'false', autocomplete: 'off' });
+    const kind = el('select', { id: id + '-kind', class: 'pc-f-kind' }, ...KINDS.map(([v, t]) => el('option', { value: v, text: t })));
+    if (!KINDS.some(([v]) => v === f.kind)) kind.append(el('option', { value: f.kind, text: f.kind })); // kept as it is
+    const required = el('input', { type: 'checkbox', id: id + '-required', class: 'pc-f-required' });
+    const options = el('textarea', { id: id + '-options', class: 'pc-f-options', rows: 3, spellcheck: 'false' });
+    label.value = f.label;
+    key.value = f.id;
+    key.dataset.auto = f.id ? '' : '1';
+    kind.value = f.kind;
+    required.checked = !!f.required;
+    options.value = (f.options || []).join('\n');
+    const li = el('li', { class: 'pc-field' },
+      el('div', { class: 'pc-row' },
+        el('div', { class: 'field grow' }, el('label', { for: label.id, text: 'Label' }), label),
+        el('div', { class: 'field' }, el('label', { for: key.id, text: 'Id' }), key),
+        el('div', { class: 'field' }, el('label', { for: kind.id, text: 'Kind' }), kind),
+        el('label', { class: 'check', for: required.id }, required, 'Required')),
+      el('div', { class: 'field pc-options' }, el('label', { for: options.id, text: 'Options, one per line' }), options),
+      el('div', { class: 'pc-moves' }, button('Move up', { class: 'btn small pc-up' }), button('Move down', { class: 'btn small pc-down' }),
+        button('Remove', { class: 'btn small pc-remove' })));
+    label.addEventListener('input', () => {
+      if (key.dataset.auto) key.value = uniqueId(li, slug(label.value));
+      refreshRows(li.closest('form'));
+    });
+    key.addEventListener('input', () => { key.dataset.auto = ''; });
+    kind.addEventListener('change', () => refreshRows(li.closest('form')));
+    li.querySelector('.pc-up').addEventListener('click', () => moveRow(li, -1));
+    li.querySelector('.pc-down').addEventListener('click', () => moveRow(li, 1));
+    li.querySelector('.pc-remove').addEventListener('click', () => {
+      const form = li.closest('form');
+      const next = li.nextElementSibling || li.previousElementSibling;
+      li.remove();
+      refreshRows(form);
+      (next ? next.querySelector('.pc-f-label') : form.querySelector('.pc-add')).focus();
+      form.dispatchEvent(new Event('change'));
+    });
+    return li;
+  }
+
+  // An id no other field of the form has: company, company_2, ...
+  function uniqueId(li, base) {
+    const form = li.closest('form');
+    const taken = new Set([...(form ? form.querySelectorAll('.pc-f-id') : [])].filter((x) => !li.contains(x)).map((x) => x.value));
+    let id = base, n = 1;
+    while (base && taken.has(id)) id = `${base.slice(0, 29)}_${++n}`;
+    return id;
+  }
+
+  // Moves a field up or down; the other one moves, so the focused button keeps its focus.
+  function moveRow(li, step) {
+    const other = step < 0 ? li.previousElementSibling : li.nextElementSibling;
+    if (!other) return;
+    if (step < 0) li.parentElement.insertBefore(other, li.nextElementSibling);
+    else li.parentElement.insertBefore(other, li);
+    refreshRows(li.closest('form'));
+    const focused = document.activeElement;
+    if (focused && focused.disabled && li.contains(focused)) li.querySelector(step < 0 ? '.pc-down' : '.pc-up').focus();
+    li.closest('form').dispatchEvent(new Event('change'));
+  }
+
+  // The buttons' names and states, and the options box for choices only.
+  function refreshRows(form) {
+    if (!form) return;
+    const rows = [...form.querySelectorAll('.pc-field')];
+    form.querySelector('.pc-none').hidden = rows.length > 0;
+    rows.forEach((li, i) => {
+      const name = li.querySelector('.pc-f-label').value.trim() || `field ${i + 1}`;
+      li.querySelector('.pc-options').hidden = li.querySelector('.pc-f-kind').value !== 'select';
+      const up = li.querySelector('.pc-up'), down = li.querySelector('.pc-down');
+      up.disabled = i === 0;
+      down.disabled = i === rows.length - 1;
+      up.setAttribute('aria-label', `Move ${name} up`);
+      down.setAttribute('aria-label', `Move ${name} down`);
+      li.querySelector('.pc-remove').setAttribute('aria-label', `Remove ${name}`);
+    });
+  }
+
+  function readForm(form) {
+    return {
+      fields: [...form.querySelectorAll('.pc-field')].map((li) => {
+        const kind = li.querySelector('.pc-f-kind').value;
+        return { id: li.querySelector('.pc-f-id').value.trim(), label: li.querySelector('.pc-f-label').value.trim(), kind,
+          required: li.querySelector('.pc-f-required').checked, options: kind === 'select' ? lines(li.querySelector('.pc-f-options').value) : [] };
+      }),
+      categories: lines(form.querySelector('.pc-categories').value),
+      categoryRequired: form.querySelector('.pc-category-required').checked,
+    };
+  }
+
+  function describeForm(f) {
+    const n = (f.fields || []).length, c = (f.categories || []).length;
+    if (!n && !c) return 'no pre-chat form; visitors give only their name.';
+    const required = (f.fields || []).filter((x) => x.required).length;
+    return [n ? `${plural(n, 'field')}${required ? ` (${required} required)` : ''}` : '',
+      c ? `${c === 1 ? '1 category' : c + ' categories'}${f.categoryRequired ? ' (one must be chosen)' : ''}` : ''].filter(Boolean).join(', ') + '.';
+  }
+
+  async function savePrechat(id, form) {
+    const entry = retention.get(id) || {};
+    retention.set(id, entry);
+    if (entry.formBusy) return;
+    entry.formBusy = true;
+    render();
+    try {
+      // Only the form: the retention setting stays as it is.
+      entry.settings = (await call('PUT', `/departments/${encodeURIComponent(id)}/settings`, { preChatForm: readForm(form) })).settings;
+      entry.formFresh = true;
+      Object.assign(entry, { formStatus: 'Saved: ' + describeForm(entry.settings.preChatForm || {}), formError: false });
+    } catch (err) {
+      Object.assign(entry, { formStatus: `Not saved: ${err.message}${codeOf(err)}`, formError: true });
+    } finally {
+      entry.formBusy = false;
+      render();
+    }
   }
 
   // A dialog asking for an e-mail address or a note; `submit` runs on OK and the dialog
@@ -1980,10 +2189,11 @@
     syncList(ui.incoming, chats, (c) => c.chatId, (c) => {
       const node = el('li', { class: 'item waiting', 'data-chat-id': c.chatId });
       node.append(
-        el('div', { class: 'line' }, el('strong', { class: 'name' }), el('span', { class: 'position' })),
+        el('div', { class: 'line' }, el('strong', { class: 'name' }), el('span', { class: 'contact-number' }), el('span', { class: 'position' })),
         el('div', { class: 'line sub' }, el('span', { class: 'dept' }), el('span', null, 'waiting ', el('span', { class: 'waited' }))),
         el('p', { class: 'offer' }),
         el('p', { class: 'left-message', hidden: '' }),
+        el('p', { class: 'prechat-line', hidden: '' }),
         el('div', { class: 'buttons' },
           button('Take', { class: 'btn primary take', onclick: () => take(waiting.get(c.chatId) || c) }),
           button('Accept', { class: 'btn primary accept', onclick: () => take(waiting.get(c.chatId) || c) }),
@@ -1993,6 +2203,7 @@
       const name = c.visitor.displayName, dept = deptName(c.departmentId);
       node.dataset.status = c.status;
       node.querySelector('.name').textContent = name;
+      node.querySelector('.contact-number').textContent = contactOf(c.visitor.contact, c.visitor);
       node.querySelector('.position').textContent = c.position ? `#${c.position}` : '';
       node.querySelector('.position').title = c.position ? `Place ${c.position} in the ${dept} queue` : '';
       node.querySelector('.dept').textContent = dept;
@@ -2000,6 +2211,16 @@
       const left = node.querySelector('.left-message');
       left.hidden = !c.contactEmail;
       if (c.contactEmail) left.textContent = `Offline message · reply to ${c.contactEmail}`;
+      // A3: the category and the first two pre-chat answers.
+      const pre = node.querySelector('.prechat-line'), p = c.preChat || {};
+      const firsts = (p.answers || []).slice(0, 2).map((a) => `${a.label}: ${short(a.value)}`);
+      const preKey = JSON.stringify([p.category, firsts]);
+      if (pre.dataset.key !== preKey) {
+        pre.dataset.key = preKey;
+        pre.hidden = !p.category && !firsts.length;
+        pre.replaceChildren(...(p.category ? [el('span', { class: 'category', text: p.category }), firsts.length ? ' ' : ''] : []), firsts.join(' · '));
+        pre.title = prechatPairs(c.preChat).map(([k, v]) => `${k}: ${v}`).join('\n');
+      }
       const waited = node.querySelector('.waited');
       if (waited.dataset.since !== String(ms(c.queuedAt))) timer(waited, { since: ms(c.queuedAt) });
       const toMe = c.status === 'offered' && c.offeredTo && c.offeredTo.id === me.id;
@@ -2263,6 +2484,7 @@
       for (const btn of actions.querySelectorAll('button')) btn.disabled = busy;
     });
     renderRetention();
+    renderPrechatForms();
     renderSnippets();
   }
 

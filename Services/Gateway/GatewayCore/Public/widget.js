@@ -14,6 +14,7 @@
   if (registry[dept]) return; // pasted twice
   registry[dept] = true;
   const api = origin + '/api/v1';
+  const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
   // What survives a reload, in the page's localStorage: the visitor (one per gateway) and
   // the chat with this department. Falls back to memory where storage is blocked.
@@ -72,9 +73,11 @@
   const nameIn = el('input', { id: 'lc-name', name: 'name', required: '', maxlength: '80', autocomplete: 'name', 'aria-describedby': 'lc-err' });
   const formErr = el('p', { id: 'lc-err', class: 'err', role: 'alert' });
   const startBtn = el('button', { type: 'submit', class: 'btn' }, 'Start chat');
+  // A3: the department's own fields and category (preChatForm), drawn by showForm.
+  const extra = el('div', { class: 'fields', hidden: '' });
   const prechat = el('form', { class: 'prechat', novalidate: '', onsubmit: startChat },
     el('p', { text: 'Hello! Tell us your name and we will connect you with our team.' }),
-    el('label', { for: 'lc-name' }, 'Your name (required)'), nameIn, formErr, startBtn);
+    el('label', { for: 'lc-name' }, 'Your name (required)'), nameIn, formErr, extra, startBtn);
 
   // A2: while nobody is available, a message (name, e-mail, text) that waits in the queue.
   const offName = el('input', { id: 'lc-off-name', required: '', maxlength: '80', autocomplete: 'name' });
@@ -195,6 +198,7 @@
       const err = new Error((data.error && data.error.message) || 'HTTP ' + res.status);
       err.status = res.status;
       err.code = data.error && data.error.code;
+      err.field = data.error && data.error.field; // prechat_invalid: which field
       throw err;
     }
     return data;
@@ -206,7 +210,7 @@
   async function emailTranscript(e) {
     e.preventDefault();
     const email = mailIn.value.trim();
-    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+    if (!EMAIL.test(email)) {
       say(mailStatus, 'Please enter a valid e-mail address.', 'error');
       mailIn.setAttribute('aria-invalid', 'true');
       mailIn.focus();
@@ -269,6 +273,7 @@
       who.name = '';
       saveWho();
       nameIn.value = '';
+      for (const r of rows) r.input.value = '';
       forgetChat();
       reconnect(); // a watcher socket from now on
       say(privacyMsg, 'Your data was deleted.', 'ok');
@@ -324,25 +329,109 @@
   function setDepartment(d) {
     department = d;
     title.textContent = d.displayName;
+    showForm(d.preChatForm);
     render();
+  }
+
+  // ---- A3: the pre-chat form the admin defined (fields in order, then the category) ----
+  let form = { fields: [], categories: [] }, formKey = '[]';
+  let rows = []; // {f (null: the category), input, err}, in the form's order
+
+  // Draws the form again when it changed (a department frame), keeping what was typed.
+  function showForm(next) {
+    next = next || { fields: [], categories: [] };
+    next.fields = next.fields || [];
+    next.categories = next.categories || [];
+    const key = JSON.stringify(next);
+    if (key === formKey) return;
+    const typed = new Map(rows.map((r) => [keyOf(r), r.input.value]));
+    const focused = rows.find((r) => r.input === root.activeElement);
+    const was = focused && keyOf(focused);
+    form = next;
+    formKey = key;
+    rows = [];
+    const kids = [];
+    next.fields.forEach((f, i) => {
+      const other = { email: ['email', 'email'], phone: ['tel', 'tel'] }[f.kind] || ['text'];
+      const input = f.kind === 'textarea' ? el('textarea', { rows: '3', maxlength: '2000' })
+        : f.kind === 'select' ? el('select', null, el('option', { value: '' }, 'Choose\u2026'), ...(f.options || []).map((o) => el('option', { value: o }, o)))
+          : el('input', Object.assign({ type: other[0], maxlength: '200' }, other[1] ? { autocomplete: other[1] } : {}));
+      kids.push(...field({ f, input }, 'lc-f' + i, f.label, f.required));
+    });
+    if (next.categories.length) {
+      const input = el('select', null, el('option', { value: '' }, 'Choose\u2026'), ...next.categories.map((c) => el('option', { value: c }, c)));
+      kids.push(...field({ f: null, input }, 'lc-cat', 'Category', next.categoryRequired));
+    }
+    extra.replaceChildren(...kids);
+    extra.hidden = !kids.length;
+    for (const r of rows) {
+      const value = typed.get(keyOf(r));
+      if (value && (r.input.tagName !== 'SELECT' || [...r.input.options].some((o) => o.value === value))) r.input.value = value;
+      if (was && keyOf(r) === was) r.input.focus();
+    }
+  }
+  const keyOf = (r) => (r.f ? 'f:' + r.f.id : 'category');
+
+  function field(r, id, label, required) {
+    r.err = el('p', { id: id + '-err', class: 'err' });
+    Object.assign(r.input, { id, name: r.f ? r.f.id : 'category' });
+    r.input.setAttribute('aria-describedby', r.err.id);
+    if (required) r.input.required = true;
+    r.required = required;
+    rows.push(r);
+    return [el('label', { for: id }, label + (required ? ' (required)' : '')), r.input, r.err];
+  }
+
+  // The same rules as the server's; '' when the value is fine.
+  function problem(r) {
+    const v = r.input.value.trim(), f = r.f;
+    if (!v) return r.required ? (f ? f.label + ' is required.' : 'Please choose a category.') : '';
+    if (!f) return form.categories.includes(v) ? '' : 'Please choose a category.';
+    const max = f.kind === 'textarea' ? 2000 : 200;
+    if (v.length > max) return `${f.label}: at most ${max} characters, please.`;
+    if (f.kind === 'email' && !EMAIL.test(v)) return 'Please enter a valid e-mail address.';
+    if (f.kind === 'phone' && !(/^[\d +()./-]{4,30}$/.test(v) && v.replace(/\D/g, '').length >= 4)) return 'Please enter a valid phone number.';
+    if (f.kind === 'select' && !(f.options || []).includes(v)) return 'Please choose one of the options.';
+    return '';
+  }
+
+  function mark(r, text) {
+    r.err.textContent = text;
+    if (text) r.input.setAttribute('aria-invalid', 'true'); else r.input.removeAttribute('aria-invalid');
+  }
+
+  // {fields, category} for POST /chats, or null when the department asks for nothing.
+  function answers() {
+    const fields = {};
+    let category;
+    for (const r of rows) {
+      const v = r.input.value.trim();
+      if (v && r.f) fields[r.f.id] = v;
+      else if (v) category = v;
+    }
+    return rows.length ? Object.assign({ fields }, category ? { category } : {}) : null;
   }
 
   async function startChat(e) {
     e.preventDefault();
     const name = nameIn.value.trim();
-    if (!name) {
-      formErr.textContent = 'Please enter your name.';
-      nameIn.setAttribute('aria-invalid', 'true');
-      nameIn.focus();
-      return;
+    let first = null;
+    formErr.textContent = name ? '' : 'Please enter your name.';
+    if (name) nameIn.removeAttribute('aria-invalid');
+    else { nameIn.setAttribute('aria-invalid', 'true'); first = nameIn; }
+    for (const r of rows) {
+      const text = problem(r);
+      mark(r, text);
+      if (text && !first) first = r.input;
     }
-    nameIn.removeAttribute('aria-invalid');
-    formErr.textContent = '';
+    if (first) return first.focus();
     busy = true;
     render();
     try {
       if (!who.token) await signIn(name);
       const body = { departmentId: dept, displayName: name };
+      const pre = answers();
+      if (pre) body.preChat = pre;
       let res;
       try {
         res = await call('POST', '/chats', body);
@@ -356,7 +445,12 @@
       beginChat(res.chat);
       text.focus();
     } catch (err) {
-      formErr.textContent = err.code === 'department_closed' ? 'Sorry, nobody is available right now.' : 'Could not start the chat: ' + err.message;
+      // prechat_invalid: the server's words next to the field it names (fields first, as it checks them).
+      const r = err.code === 'prechat_invalid' && rows.find((x) => (x.f ? x.f.id : 'category') === err.field);
+      if (r) { mark(r, err.message); r.input.focus(); } else {
+        formErr.textContent = err.code === 'department_closed' ? 'Sorry, nobody is available right now.' : 'Could not start the chat: ' + err.message;
+      }
+      if (err.code === 'prechat_invalid') refreshDepartments(); // the form may have changed
     } finally {
       busy = false;
       render();
@@ -366,7 +460,7 @@
   async function leaveMessage(e) {
     e.preventDefault();
     const name = offName.value.trim(), email = offEmail.value.trim(), message = offText.value;
-    const missing = !name ? offName : !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email) ? offEmail : !message.trim() ? offText : null;
+    const missing = !name ? offName : !EMAIL.test(email) ? offEmail : !message.trim() ? offText : null;
     for (const field of [offName, offEmail, offText]) field.removeAttribute('aria-invalid');
     if (missing) {
       offErr.textContent = missing === offName ? 'Please enter your name.' : missing === offEmail ? 'Please enter a valid e-mail address.' : 'Please write your message.';
