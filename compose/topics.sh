@@ -14,6 +14,7 @@ replication=${2:?usage: topics.sh BOOTSTRAP REPLICATION_FACTOR MIN_INSYNC_REPLIC
 min_insync=${3:?usage: topics.sh BOOTSTRAP REPLICATION_FACTOR MIN_INSYNC_REPLICAS}
 kafka=/opt/kafka/bin
 week_ms=604800000
+hour_ms=3600000
 
 attempt=0
 until "$kafka/kafka-topics.sh" --bootstrap-server "$bootstrap" --list >/dev/null 2>&1; do
@@ -23,12 +24,17 @@ until "$kafka/kafka-topics.sh" --bootstrap-server "$bootstrap" --list >/dev/null
   sleep 2
 done
 
-# topic NAME PARTITIONS CLEANUP_POLICY
+# topic NAME PARTITIONS CLEANUP_POLICY [short]
+# Delete-policy topics keep a week; "short" ones (requests and replies, typing: nothing reads
+# them later) an hour, in hourly segments, so little of an erased visitor lingers there.
 topic() {
-  local name=$1 partitions=$2 policy=$3
+  local name=$1 partitions=$2 policy=$3 keep=${4:-}
   local config="cleanup.policy=$policy,min.insync.replicas=$min_insync"
   local args=(--config "cleanup.policy=$policy" --config "min.insync.replicas=$min_insync")
-  if [ "$policy" = delete ]; then
+  if [ "$policy" = delete ] && [ "$keep" = short ]; then
+    config="$config,retention.ms=$hour_ms,segment.ms=$hour_ms"
+    args+=(--config "retention.ms=$hour_ms" --config "segment.ms=$hour_ms")
+  elif [ "$policy" = delete ]; then
     config="$config,retention.ms=$week_ms"
     args+=(--config "retention.ms=$week_ms")
   fi
@@ -53,11 +59,11 @@ topic chat.conversations 12 delete
 topic presence.commands 6 delete
 topic presence.agents 6 compact
 topic presence.departments 3 compact
-topic archive.queries 12 delete
-topic gateway.replies 3 delete
+topic archive.queries 12 delete short
+topic gateway.replies 3 delete short
 topic router.changelog 12 compact
 topic telephony.calls 6 delete
-topic chat.signals 12 delete
+topic chat.signals 12 delete short
 topic accounts.directory 6 compact
 topic departments.settings 3 compact
 topic visitors.contacts 1 compact

@@ -54,29 +54,45 @@ public final class DevCluster: Sendable {
         return URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
     }
 
-    /// Ports this process handed out, never handed out twice.
-    private static let handedOut = Mutex<Set<Int>>([])
+    /// Ports this process handed out, never handed out twice, each with the socket that
+    /// holds it (see `freePort`).
+    private static let handedOut = Mutex<[Int: Int32]>([:])
 
     /// A loopback TCP port that is free now, below Linux's ephemeral range (32768+) so
     /// outgoing connections (Kafka clients, HTTP) cannot take it before the service binds.
+    /// The port stays held by a bound, never listening socket with SO_REUSEADDR for the life
+    /// of this process: a service (which binds with SO_REUSEADDR) can still listen on it,
+    /// but another test process looking for a free port (a plain bind) sees it taken, so two
+    /// test processes running side by side never pick the same port.
     public static func freePort() -> Int {
         while true {
             let port = Int.random(in: 20_000..<32_000)
-            guard handedOut.withLock({ $0.insert(port).inserted }) else { continue }
-            if canBind(port) { return port }
+            guard handedOut.withLock({ $0[port] == nil }) else { continue }
+            guard bindLoopback(port, reuseAddress: false).map({ close($0) }) != nil,
+                  let holder = bindLoopback(port, reuseAddress: true) else { continue }
+            handedOut.withLock { $0[port] = holder }
+            return port
         }
     }
 
-    private static func canBind(_ port: Int) -> Bool {
+    /// A socket bound to 127.0.0.1:`port`, or nil when the port is taken.
+    private static func bindLoopback(_ port: Int, reuseAddress: Bool) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
+        guard fd >= 0 else { return nil }
+        var one: Int32 = 1
+        if reuseAddress { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        return withUnsafePointer(to: &address) { pointer in
+        let bound = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
+        guard bound else {
+            close(fd)
+            return nil
+        }
+        return fd
     }
 
     /// Starts the broker, then presence, router, archiver and gateway, and waits until the

@@ -144,15 +144,15 @@ def architecture_topics(text):
         name = cells[0].strip("`")
         if not re.fullmatch(r"[a-z]+\.[a-z]+", name):
             continue  # another table (services) with a backticked first cell
-        if len(cells) < 4 or not cells[2].isdigit() or cells[3] not in ("delete", "compact"):
+        if len(cells) < 4 or not cells[2].isdigit() or cells[3] not in ("delete", "compact", "delete (1 hour)"):
             continue
         topics[name] = (int(cells[2]), cells[3])
     return topics
 
 
 def script_topics(text):
-    return {name: (int(count), policy)
-            for name, count, policy in re.findall(r"^topic\s+(\S+)\s+(\d+)\s+(delete|compact)\s*$", text, re.M)}
+    return {name: (int(count), policy + (" (1 hour)" if short else ""))
+            for name, count, policy, short in re.findall(r"^topic\s+(\S+)\s+(\d+)\s+(delete|compact)(\s+short)?\s*$", text, re.M)}
 
 
 def check_file(checker, label, document, documented, swift_names, replication):
