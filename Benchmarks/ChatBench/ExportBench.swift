@@ -75,12 +75,12 @@ extension ChatBench {
     /// Runs `chatctl export` against the running system while sampling memory every 50 ms.
     func measureExport(cluster: DevCluster, directory: URL) async throws -> String {
         let client = ChatClient(baseURL: cluster.gatewayURL)
-        _ = try await client.agent("root") // the directory knows the admin
+        let root = try await client.agent("root")
         guard let archiver = cluster.processID(.archiver), let gateway = cluster.processID(.gateway) else {
             throw ClientError("the archiver or gateway is not running")
         }
         // Warm up: one small question so the archiver's partitions are assigned and answering.
-        let warm = try await client.request("GET", "/api/v1/archive/chats?limit=1", token: try await client.agent("root"))
+        let warm = try await client.request("GET", "/api/v1/archive/chats?limit=1", token: root)
         guard warm.status == 200 else { throw ClientError("archive not answering: \(warm.status) \(warm.text)") }
         let before = (archiver: MemoryFigures.read(pid: archiver), gateway: MemoryFigures.read(pid: gateway))
 

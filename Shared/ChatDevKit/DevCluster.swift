@@ -68,8 +68,10 @@ public final class DevCluster: Sendable {
         while true {
             let port = Int.random(in: 20_000..<32_000)
             guard handedOut.withLock({ $0[port] == nil }) else { continue }
-            guard bindLoopback(port, reuseAddress: false).map({ close($0) }) != nil,
-                  let holder = bindLoopback(port, reuseAddress: true) else { continue }
+            // A plain bind fails on any bound socket, another process's holder included.
+            guard let probe = bindLoopback(port, reuseAddress: false) else { continue }
+            close(probe)
+            guard let holder = bindLoopback(port, reuseAddress: true) else { continue }
             handedOut.withLock { $0[port] = holder }
             return port
         }

@@ -5,28 +5,12 @@ public struct MailAttachment: Sendable, Codable, Equatable {
     public var filename: String
     /// A MIME type such as `application/pdf`.
     public var contentType: String
-    public var data: [UInt8]
+    @Base64Coded public var data: [UInt8]
 
     public init(filename: String, contentType: String, data: [UInt8]) {
         self.filename = filename
         self.contentType = contentType
         self.data = data
-    }
-
-    private enum CodingKeys: String, CodingKey { case filename, contentType, data }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        filename = try container.decode(String.self, forKey: .filename)
-        contentType = try container.decode(String.self, forKey: .contentType)
-        data = try Base64.decode(container.decode(String.self, forKey: .data), codingPath: container.codingPath + [CodingKeys.data])
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(filename, forKey: .filename)
-        try container.encode(contentType, forKey: .contentType)
-        try container.encode(Base64.encode(data), forKey: .data)
     }
 }
 
@@ -47,6 +31,25 @@ public struct MailMessage: Sendable, Codable, Equatable {
 }
 
 /// Base64 for JSON payloads (an array of numbers would triple a PDF's size).
+/// Bytes kept in the outbox's JSON as one base64 string.
+@propertyWrapper
+public struct Base64Coded: Sendable, Codable, Equatable {
+    public var wrappedValue: [UInt8]
+
+    public init(wrappedValue: [UInt8]) {
+        self.wrappedValue = wrappedValue
+    }
+
+    public init(from decoder: any Decoder) throws {
+        wrappedValue = try Base64.decode(decoder.singleValueContainer().decode(String.self), codingPath: decoder.codingPath)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(Base64.encode(wrappedValue))
+    }
+}
+
 enum Base64 {
     static func encode(_ bytes: [UInt8]) -> String {
         Data(bytes).base64EncodedString()

@@ -7,28 +7,12 @@ import NIOCore
 public struct WebhookRequest: Sendable, Codable, Equatable {
     public var url: String
     public var eventType: String
-    public var body: [UInt8]
+    @Base64Coded public var body: [UInt8]
 
     public init(url: String, eventType: String, body: [UInt8]) {
         self.url = url
         self.eventType = eventType
         self.body = body
-    }
-
-    private enum CodingKeys: String, CodingKey { case url, eventType, body }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        url = try container.decode(String.self, forKey: .url)
-        eventType = try container.decode(String.self, forKey: .eventType)
-        body = try Base64.decode(container.decode(String.self, forKey: .body), codingPath: container.codingPath + [CodingKeys.body])
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(url, forKey: .url)
-        try container.encode(eventType, forKey: .eventType)
-        try container.encode(Base64.encode(body), forKey: .body)
     }
 }
 

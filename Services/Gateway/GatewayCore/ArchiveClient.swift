@@ -155,15 +155,6 @@ struct ArchiveMerge: Sendable {
 }
 
 extension ChatOperations {
-    /// E2: numbers a new visitor's contact. The one-partition `visitors.contacts` hands out
-    /// offsets in one sequence across every gateway, so "Guest-(offset+1)" is unique.
-    func registerContact(visitorId: String) async throws -> String {
-        let record = WireRecord(topic: .visitorContacts, key: visitorId, envelope: envelope(.visitorRegistered(VisitorRegistered(visitorId: visitorId))))
-        let report: KafkaDeliveryReport
-        do { report = try await producer.send(record) } catch { throw APIError.unavailable }
-        return VisitorRegistered.contactName(offset: report.offset)
-    }
-
     /// A6: asks every service to forget the visitor. The request goes to every partition of
     /// `chat.conversations` (gateways, archivers) and `chat.commands` (routers), since the
     /// visitor's chats may live on any of them; it returns once this gateway's view holds

@@ -104,6 +104,15 @@ final class ChatOperations: Sendable {
         return try await read { try GatewayStore.agent($0, id: caller.id)?.departmentIds ?? [] }
     }
 
+    /// E2: numbers a new visitor's contact. The one-partition `visitors.contacts` hands out
+    /// offsets in one sequence across every gateway, so "Guest-(offset+1)" is unique.
+    func registerContact(visitorId: String) async throws -> String {
+        let record = WireRecord(topic: .visitorContacts, key: visitorId, envelope: envelope(.visitorRegistered(VisitorRegistered(visitorId: visitorId))))
+        let report: KafkaDeliveryReport
+        do { report = try await producer.send(record) } catch { throw APIError.unavailable }
+        return VisitorRegistered.contactName(offset: report.offset)
+    }
+
     // MARK: Changes through the router
 
     /// Starts a chat, or returns the visitor's chat that is already open there (a double

@@ -56,10 +56,10 @@ struct GatewayHTTP {
     @Sendable func createVisitor(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let body = try await decode(NewVisitor.self, from: request)
         let name = try body.displayName.map(validDisplayName)
-        var caller = Caller(role: .visitor, id: "v-" + WireID.make(), displayName: name ?? "")
-        let contact = try await operations.registerContact(visitorId: caller.id)
+        let visitorId = "v-" + WireID.make()
+        let contact = try await operations.registerContact(visitorId: visitorId)
+        var caller = Caller(role: .visitor, id: visitorId, displayName: name ?? contact)
         caller.contact = contact
-        caller.displayName = name ?? contact
         return jsonResponse(Session(token: signer.issue(for: caller), role: "visitor", id: caller.id, displayName: caller.displayName, contact: contact),
                             status: .created)
     }
