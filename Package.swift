@@ -45,7 +45,12 @@ let package = Package(
             pkgConfig: "pangocairo",
             providers: [.apt(["libpango1.0-dev", "libcairo2-dev"])]
         ),
-        .target(name: "ChatWire", path: "Shared/ChatWire", swiftSettings: strict),
+        .target(
+            name: "ChatWire",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            path: "Shared/ChatWire",
+            swiftSettings: strict
+        ),
         .target(
             name: "ChatKafka",
             dependencies: ["CRDKafka", .product(name: "Logging", package: "swift-log")],

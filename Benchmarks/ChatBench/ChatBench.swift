@@ -78,6 +78,9 @@ struct ChatBench: AsyncParsableCommand {
         let cluster = DevCluster(options: .init(
             binDirectory: DevCluster.defaultBinDirectory(), dataDirectory: data, gatewayPort: DevCluster.freePort(),
             environment: ["CHAT_LOG_LEVEL": "warning", "CHAT_KAFKA_FETCH_WAIT_MS": String(fetchWaitMs), "CHAT_KAFKA_LINGER_MS": String(lingerMs),
+                          // Each bench visitor sends far faster than a person; the gateway's
+                          // per-sender limit would refuse most of it.
+                          "GATEWAY_MESSAGES_PER_MINUTE": "100000", "GATEWAY_MESSAGE_BURST": "100000",
                           "PRESENCE_AGENTS": TestAccounts.standard], brokerArguments: ["--extra-topic", "\(Self.floorTopic):12"]))
         print("starting the system (binaries from \(cluster.options.binDirectory.path))")
         try await cluster.startAll()

@@ -20,6 +20,8 @@ public struct RecordRejection: Error, Sendable, CustomStringConvertible {
 public protocol EventApplier: Sendable {
     associatedtype Effect: Sendable
     func apply(_ envelope: Envelope, record: KafkaConsumedRecord, in db: Database) throws -> [Effect]
+    /// A record with no value: on a compacted topic, the deletion of its key.
+    func applyTombstone(_ record: KafkaConsumedRecord, in db: Database) throws -> [Effect]
     /// Runs after the transaction committed (push to sockets, resolve waiters...).
     func afterCommit(_ effects: [Effect]) async
     /// Runs at the end of each batch, inside its transaction, after the last `apply`
@@ -34,6 +36,7 @@ public protocol EventApplier: Sendable {
 }
 
 extension EventApplier {
+    public func applyTombstone(_ record: KafkaConsumedRecord, in db: Database) throws -> [Effect] { [] }
     public func afterCommit(_ effects: [Effect]) async {}
     public func batchApplied(in db: Database) throws {}
     public func assigned(_ partitions: [KafkaTopicPartition]) {}
@@ -58,11 +61,13 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
     let common: CommonConfiguration
     let applier: Applier
     let outbox: OutboxPublisher?
+    /// Set for services that read personal strings: sealed ones are opened before `apply`.
+    let keyring: VisitorKeyring?
     let health: ServiceHealth
     let logger: Logger
 
     public init(name: String, topics: [Topic], mode: Mode, store: ServiceStore, common: CommonConfiguration,
-                applier: Applier, outbox: OutboxPublisher?, health: ServiceHealth, logger: Logger) {
+                applier: Applier, outbox: OutboxPublisher?, keyring: VisitorKeyring? = nil, health: ServiceHealth, logger: Logger) {
         self.name = name
         self.topics = topics
         self.mode = mode
@@ -70,6 +75,7 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
         self.common = common
         self.applier = applier
         self.outbox = outbox
+        self.keyring = keyring
         self.health = health
         self.logger = logger
     }
@@ -85,8 +91,11 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
             let records = try await consumer.poll(maxRecords: 500, timeout: .milliseconds(100))
             if records.isEmpty { continue }
             let started = DispatchTime.now()
+            let decoded = records.map(decode)
+            let owners = sealedOwners(of: decoded)
+            await keyring?.awaitKeys(owners)
             let (effects, nextOffsets) = try await store.database.write { db in
-                try applyBatch(records, in: db)
+                try applyBatch(records, decoded: decoded, owners: owners, in: db)
             }
             commitTimer.recordInterval(since: started)
             outbox?.signal()
@@ -167,20 +176,50 @@ public struct ConsumerLoop<Applier: EventApplier>: Service {
         }
     }
 
-    private func applyBatch(_ records: [KafkaConsumedRecord], in db: Database) throws -> ([Applier.Effect], [KafkaTopicPartition: Int64]) {
+    private enum Decoded {
+        case envelope(Envelope)
+        case tombstone
+        case unreadable(WireError)
+    }
+
+    private func decode(_ record: KafkaConsumedRecord) -> Decoded {
+        if record.value.isEmpty { return .tombstone }
+        do {
+            return .envelope(try WireCodec.decode(record.value))
+        } catch {
+            return .unreadable(error)
+        }
+    }
+
+    /// The visitors whose keys open the batch's sealed strings (none without a keyring).
+    private func sealedOwners(of batch: [Decoded]) -> Set<String> {
+        guard keyring != nil else { return [] }
+        var owners: Set<String> = []
+        for case .envelope(let envelope) in batch { owners.formUnion(envelope.sealedOwners) }
+        return owners
+    }
+
+    private func applyBatch(_ records: [KafkaConsumedRecord], decoded: [Decoded], owners: Set<String>,
+                            in db: Database) throws -> ([Applier.Effect], [KafkaTopicPartition: Int64]) {
         var effects: [Applier.Effect] = []
         var nextOffsets: [KafkaTopicPartition: Int64] = [:]
-        for record in records {
+        let keys = try keyring?.keys(for: owners, in: db) ?? [:]
+        for (record, decoded) in zip(records, decoded) {
             nextOffsets[record.topicPartition] = record.offset + 1
             let position: Logger.Metadata = ["topic": "\(record.topic)", "partition": "\(record.partition)", "offset": "\(record.offset)"]
-            let envelope: Envelope
-            do {
-                envelope = try WireCodec.decode(record.value)
-            } catch {
+            var envelope: Envelope
+            switch decoded {
+            case .envelope(let read):
+                envelope = read
+            case .tombstone:
+                effects += try applier.applyTombstone(record, in: db)
+                continue
+            case .unreadable(let error):
                 logger.warning("skipping unreadable record", metadata: position.merging(["error": "\(error)"]) { $1 })
                 Counter(label: "chat_records_skipped_total", dimensions: [("topic", record.topic), ("reason", error.code.rawValue)]).increment()
                 continue
             }
+            if !owners.isEmpty { envelope.open(with: keys) }
             guard try ProcessedEvents.markNew(db, eventID: envelope.id) else {
                 logger.debug("skipping duplicate event", metadata: position.merging(["event": "\(envelope.id)"]) { $1 })
                 continue

@@ -25,12 +25,12 @@ extension CommonConfiguration {
 
 extension WireRecord {
     public var kafkaRecord: KafkaOutgoingRecord {
-        KafkaOutgoingRecord(topic: topic.name, key: key, value: WireCodec.encode(envelope), partition: partition)
+        KafkaOutgoingRecord(topic: topic.name, key: key, value: WireCodec.encode(wireEnvelope), partition: partition)
     }
 
     /// Adds this record to the store's outbox, inside the caller's transaction.
     public func appendToOutbox(_ db: Database) throws {
-        try Outbox.append(db, topic: topic.name, key: Array(key.utf8), partition: partition, value: WireCodec.encode(envelope))
+        try Outbox.append(db, topic: topic.name, key: Array(key.utf8), partition: partition, value: WireCodec.encode(wireEnvelope))
     }
 }
 

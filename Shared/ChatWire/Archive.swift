@@ -223,11 +223,15 @@ public struct VisitorErasureRequested: Codable, Sendable, Equatable {
 
 /// E2/A9: a new visitor token, on the one-partition compacted `visitors.contacts` (key:
 /// visitor id). The record's offset numbers the contact: the visitor is "Guest-(offset+1)",
-/// unique across every gateway without a coordinator. Erasure writes a tombstone.
+/// unique across every gateway without a coordinator. It carries the key that seals the
+/// visitor's personal strings on every other topic (A6); erasure writes its tombstone.
 public struct VisitorRegistered: Codable, Sendable, Equatable {
     public var visitorId: String
-    public init(visitorId: String) {
+    /// Absent only in records written before keys existed.
+    public var key: VisitorKey?
+    public init(visitorId: String, key: VisitorKey?) {
         self.visitorId = visitorId
+        self.key = key
     }
 
     /// The contact name for the record at `offset` of `visitors.contacts`.

@@ -349,11 +349,20 @@ public struct WireRecord: Sendable, Equatable {
     public var envelope: Envelope
     /// Set only for records every partition must carry (see `GatewayStarted`).
     public var partition: Int32?
+    /// How to seal the envelope's personal strings when it is written (nil: it carries
+    /// none in clear, or forwards what is already sealed).
+    public var sealing: SealingContext?
 
-    public init(topic: Topic, key: String, envelope: Envelope, partition: Int32? = nil) {
+    public init(topic: Topic, key: String, envelope: Envelope, partition: Int32? = nil, sealing: SealingContext? = nil) {
         self.topic = topic
         self.key = key
         self.envelope = envelope
         self.partition = partition
+        self.sealing = sealing
+    }
+
+    /// The envelope as it goes on the topic.
+    public var wireEnvelope: Envelope {
+        sealing.map { envelope.sealed($0) } ?? envelope
     }
 }

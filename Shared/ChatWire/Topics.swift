@@ -39,9 +39,10 @@ public enum Topic: String, CaseIterable, Sendable {
     /// retention). Key: department id. Compacted; written by gateways (admin requests),
     /// read by gateways and archivers (all partitions).
     case departmentSettings = "departments.settings"
-    /// One `visitor.registered` per visitor token (E2/A9). Key: visitor id. One partition,
-    /// so the offsets number contacts ("Guest-N", N = offset + 1) in one sequence. Compacted;
-    /// written by gateways, read by nobody; erasure writes the visitor's tombstone.
+    /// One `visitor.registered` per visitor token (E2/A9), with the visitor's data key (A6).
+    /// Key: visitor id. One partition, so the offsets number contacts ("Guest-N",
+    /// N = offset + 1) in one sequence. Compacted; written by gateways, read by gateways and
+    /// archivers (their keyrings); erasure writes the visitor's tombstone.
     case visitorContacts = "visitors.contacts"
 
     public var name: String { rawValue }

@@ -81,7 +81,7 @@ enum Samples {
         .archiveDeleteAnswered(ArchiveDeleteAnswered(replyTo: "gateway-1", deletedChatIds: ["c-1"], openChatIds: [])),
         .chatDeleted(ChatDeleted(chatId: "c-1", departmentId: "support", reason: .retention, deletedBy: nil)),
         .visitorErasureRequested(VisitorErasureRequested(visitorId: "v-7f3c")),
-        .visitorRegistered(VisitorRegistered(visitorId: "v-7f3c")),
+        .visitorRegistered(VisitorRegistered(visitorId: "v-7f3c", key: VisitorKey(bytes: Data((0..<32).map { UInt8($0) })))),
         .departmentSettingsUpdated(DepartmentSettingsUpdated(
             departmentId: "support", retentionDays: 90,
             preChatForm: PreChatForm(fields: [.init(id: "company", label: "Firma", kind: .text, required: true),

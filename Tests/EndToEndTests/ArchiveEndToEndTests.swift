@@ -188,6 +188,17 @@ struct ArchiveEndToEndTests {
             let keptChat = try await system.converse(visitor: kept, agent: alice.token, lines: ["mine \(keeper)"])
             _ = try await system.archived(erasedChat, messages: 3, token: alice.token)
             _ = try await system.archived(keptChat, messages: 1, token: alice.token)
+            let bootstrap = try #require(system.cluster.bootstrap)
+            let registrations = try await TopicScan.latestPerKey(bootstrap: bootstrap, topics: [.visitorContacts])
+            func key(of visitorId: String) throws -> Data {
+                let value = try #require(registrations[TopicScan.Key(topic: Topic.visitorContacts.name, key: visitorId)])
+                guard case .visitorRegistered(let registered) = try WireCodec.decode(Array(value)).event, let key = registered.key else {
+                    throw TopicScan.Unexpected(what: "no key registered for \(visitorId)")
+                }
+                return key.bytes
+            }
+            let erasedKey = try key(of: erased.id)
+            let keptKey = try key(of: kept.id)
 
             // Refused while a chat is open; then accepted.
             let again = try await system.startChat(visitorToken: erased.token)
@@ -198,6 +209,11 @@ struct ArchiveEndToEndTests {
             let accepted = try await client.request("DELETE", "/api/v1/visitors/me", token: erased.token)
             #expect(accepted.status == 202)
             #expect(try await client.request("GET", "/api/v1/chats/\(erasedChat)", token: alice.token).status == 404)
+            // The token outlives its key: it can no longer write anything about the visitor.
+            try await eventually("the erased token starts nothing") {
+                let retry = try await client.request("POST", "/api/v1/chats", token: erased.token, json: ["departmentId": "support"])
+                return retry.status == 401 && retry.body["error"]?["code"]?.string == "visitor_unknown"
+            }
             try await eventually("the archive forgot the visitor") {
                 let reply = try await client.request("GET", "/api/v1/archive/chats?visitorId=\(erased.id)", token: alice.token)
                 return reply.status == 200 && reply.body["chats"]?.array.isEmpty == true
@@ -209,11 +225,25 @@ struct ArchiveEndToEndTests {
                 return hits.isEmpty
             }
             #expect(try !StoreScan.files(in: system.cluster.options.dataDirectory, containing: keeper).isEmpty, "the scan sees what is kept")
+            // The erased visitor's key is in no store; the other visitor's is (gateway, archiver).
+            try await eventually(timeout: .seconds(30), "no store holds the erased visitor's key") {
+                try StoreScan.files(in: system.cluster.options.dataDirectory, containing: erasedKey).isEmpty
+            }
+            #expect(try StoreScan.files(in: system.cluster.options.dataDirectory, containing: keptKey).count >= 2, "keyrings hold the kept key")
             #expect(try await client.request("GET", "/api/v1/archive/chats/\(keptChat)", token: alice.token).status == 200)
+
+            // Every record of every topic, delete-policy ones included (they keep records until
+            // retention): no marker in clear, only strings sealed with the key that is gone.
+            let everything = try await TopicScan.records(bootstrap: bootstrap, topics: Topic.allCases)
+            let leaks = everything.filter { $0.value.range(of: Data(marker.utf8)) != nil }.map(\.key.description)
+            #expect(leaks.isEmpty, "records with the marker in clear: \(leaks)")
+            let sealed = everything.filter { $0.value.range(of: Data("sealed:v1:\(erased.id):".utf8)) != nil }
+            #expect(Set(sealed.map(\.key.topic)).isSuperset(of: [Topic.chatCommands.name, Topic.chatConversations.name, Topic.gatewayReplies.name]),
+                    "the scan reads the visitor's sealed words: \(Set(sealed.map(\.key.topic)))")
+            #expect(everything.contains { $0.value.range(of: Data(keeper.utf8)) != nil } == false, "the other visitor's words are sealed too")
 
             // Every compacted topic as compaction will leave it (the newest record per key):
             // no marker, and the visitor's contact record is a tombstone.
-            let bootstrap = try #require(system.cluster.bootstrap)
             var found: [String] = []
             do {
                 try await eventually(timeout: .seconds(30), "no compacted topic keeps the marker") {
@@ -240,20 +270,32 @@ enum TopicScan {
         var description: String { "\(topic)/\(key)" }
     }
 
-    static func latestPerKey(bootstrap: String, topics: [Topic]) async throws -> [Key: Data] {
+    struct Unexpected: Error, CustomStringConvertible {
+        var what: String
+        var description: String { what }
+    }
+
+    /// Every record of `topics`, in each partition's order.
+    static func records(bootstrap: String, topics: [Topic]) async throws -> [(key: Key, value: Data)] {
         let reader = KafkaConsumerConfiguration(client: KafkaClientConfiguration(bootstrapServers: bootstrap, clientID: "topic-scan"), groupID: "topic-scan")
         let consumer = try KafkaConsumer(configuration: reader, subscription: .allPartitions(topics: topics.map(\.name), startOffsets: { _ in [:] }),
                                          logger: .init(label: "topic-scan"))
-        var latest: [Key: Data] = [:]
+        var records: [(key: Key, value: Data)] = []
         var quietSince = ContinuousClock.now
         while ContinuousClock.now - quietSince < .seconds(2) {
             let batch = try await consumer.poll(maxRecords: 1_000, timeout: .milliseconds(200))
             if !batch.isEmpty { quietSince = .now }
             for record in batch {
-                latest[Key(topic: record.topic, key: String(decoding: record.key ?? [], as: UTF8.self))] = Data(record.value)
+                records.append((Key(topic: record.topic, key: String(decoding: record.key ?? [], as: UTF8.self)), Data(record.value)))
             }
         }
         await consumer.close()
+        return records
+    }
+
+    static func latestPerKey(bootstrap: String, topics: [Topic]) async throws -> [Key: Data] {
+        var latest: [Key: Data] = [:]
+        for record in try await records(bootstrap: bootstrap, topics: topics) { latest[record.key] = record.value }
         return latest
     }
 }
@@ -261,7 +303,10 @@ enum TopicScan {
 /// Reads store files byte by byte (what a disk thief would see).
 enum StoreScan {
     static func files(in directory: URL, containing marker: String) throws -> [String] {
-        let needle = Data(marker.utf8)
+        try files(in: directory, containing: Data(marker.utf8))
+    }
+
+    static func files(in directory: URL, containing needle: Data) throws -> [String] {
         let names = try FileManager.default.subpathsOfDirectory(atPath: directory.path)
             .filter { $0.hasSuffix(".sqlite") || $0.hasSuffix(".sqlite-wal") || $0.hasSuffix(".sqlite-journal") }
         #expect(names.filter { $0.hasSuffix(".sqlite") }.count >= 4, "every service's store is scanned: \(names)")

@@ -1,4 +1,5 @@
 import ArchiverDelivery
+import ChatRuntime
 import ChatStore
 import ChatWire
 import Foundation
@@ -88,7 +89,7 @@ public enum Archive {
 
     /// The archiver's store, migrated.
     public static func openStore(path: String) throws -> ServiceStore {
-        try ServiceStore(path: path, migrations: migrations + [DeliveryOutbox.migration])
+        try ServiceStore(path: path, migrations: migrations + [DeliveryOutbox.migration, VisitorKeyring.migration])
     }
 
     /// Files many conversation events in one transaction, as the consumer would one by one;

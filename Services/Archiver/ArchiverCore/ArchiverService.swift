@@ -138,8 +138,12 @@ struct ArchiveApplier: EventApplier {
         try WireRecord(topic: .chatConversations, key: chatId, envelope: envelope).appendToOutbox(db)
     }
 
+    /// An answer to a gateway; the chats and transcripts in it are sealed with their
+    /// visitors' keys (A6), as they were when they came.
     private func reply(_ event: WireEvent, to gateway: String, cause: Envelope, in db: Database) throws {
-        try WireRecord(topic: .gatewayReplies, key: gateway, envelope: .caused(by: cause, producer: producerName, event: event)).appendToOutbox(db)
+        let envelope = Envelope.caused(by: cause, producer: producerName, event: event)
+        let keys = try VisitorKeyring.keys(for: envelope.sealingOwners(owner: nil), in: db)
+        try WireRecord(topic: .gatewayReplies, key: gateway, envelope: envelope, sealing: SealingContext(owner: nil, keys: keys)).appendToOutbox(db)
     }
 
     /// E4: deletes closed chats older than their department's retention; forgets finished
@@ -183,6 +187,7 @@ public enum ArchiverApplication {
                                     webhooks: settings.webhookURL.map { _ in WebhookClient(secret: settings.webhookSecret, httpClient: .shared) },
                                     logger: logger)
         let applier = ArchiveApplier(producerName: configuration.common.instanceID, store: store, deliveries: settings, worker: worker)
+        let keyring = VisitorKeyring(store: store, common: configuration.common, logger: logger)
         let retention = PeriodicTask(every: .seconds(configuration.retentionCheckSeconds), store: store, outbox: outbox) { db, now in
             try applier.applyRetention(defaultDays: configuration.defaultRetentionDays, now: now, in: db)
         }
@@ -190,7 +195,9 @@ public enum ArchiverApplication {
             ProducerService(producer: producer),
             outbox,
             ConsumerLoop(name: "archive", topics: [.chatConversations, .archiveQueries], mode: .group(groupID: configuration.groupID),
-                         store: store, common: configuration.common, applier: applier, outbox: outbox, health: context.health, logger: logger),
+                         store: store, common: configuration.common, applier: applier, outbox: outbox, keyring: keyring, health: context.health,
+                         logger: logger),
+            keyring.loop(health: context.health),
             ConsumerLoop(name: "settings", topics: [.departmentSettings], mode: .allPartitions,
                          store: store, common: configuration.common, applier: DepartmentSettingsApplier(), outbox: nil, health: context.health, logger: logger),
             retention,

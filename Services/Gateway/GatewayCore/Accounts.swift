@@ -1,3 +1,4 @@
+import ChatRuntime
 import ChatWire
 import Foundation
 import GRDB

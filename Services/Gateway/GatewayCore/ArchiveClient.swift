@@ -31,9 +31,10 @@ final class ArchiveClient: Sendable {
     }
 
     /// Sends a question and waits for the archiver's answer (causation id = its id).
-    func ask(_ event: WireEvent, key: String, partition: Int32? = nil, topic: Topic = .archiveQueries) async throws -> Envelope {
+    func ask(_ event: WireEvent, key: String, partition: Int32? = nil, topic: Topic = .archiveQueries,
+             sealing: SealingContext? = nil) async throws -> Envelope {
         let question = Envelope(correlationID: RequestCorrelation.id, producer: gatewayID, event: event)
-        let record = WireRecord(topic: topic, key: key, envelope: question, partition: partition)
+        let record = WireRecord(topic: topic, key: key, envelope: question, partition: partition, sealing: sealing)
         // Other events may name the question as their cause (`chat.deleted`): only answers count.
         let answers: Set<EventType> = [.archiveSearchAnswered, .archiveDeleteAnswered, .deliveryQueued, .transcriptAnswered]
         return try await replies.request(id: question.id, timeout: timeout, accepts: { answers.contains($0.event.type) }) { [producer] in

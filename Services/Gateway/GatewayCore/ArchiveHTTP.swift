@@ -40,7 +40,8 @@ struct ArchiveHTTP {
         let department = try await operations.read { try GatewayStore.department($0, id: chat.departmentId) }
         let question = TranscriptEmailRequested(replyTo: operations.gatewayID, chatId: chat.chatId, email: email, timeZone: zone.identifier,
                                                 departmentName: department?.displayName ?? chat.departmentId, requestedBy: caller.participant)
-        return try await queued(try await archive.ask(.transcriptEmailRequested(question), key: chat.chatId), what: "E-mail")
+        return try await queued(try await archive.ask(.transcriptEmailRequested(question), key: chat.chatId,
+                                                      sealing: try await operations.sealing(visitorId: chat.visitor.id, caller: caller)), what: "E-mail")
     }
 
     struct TicketBody: Decodable { var note: String? }
@@ -53,7 +54,8 @@ struct ArchiveHTTP {
         let note = (try await decode(TicketBody.self, from: request).note ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard note.count <= 2_000 else { throw APIError.invalid("note must have at most 2000 characters.") }
         let question = TicketRequested(replyTo: operations.gatewayID, chatId: chat.chatId, note: note, requestedBy: caller.participant)
-        return try await queued(try await archive.ask(.ticketRequested(question), key: chat.chatId), what: "The ticket system")
+        return try await queued(try await archive.ask(.ticketRequested(question), key: chat.chatId,
+                                                      sealing: try await operations.sealing(visitorId: chat.visitor.id, caller: caller)), what: "The ticket system")
     }
 
     private func queued(_ answer: Envelope, what: String) async throws -> Response {

@@ -29,9 +29,12 @@ final class ChatOperations: Sendable {
     /// unknown name costs as much as with a wrong password.
     let decoyHash: String
     let archive: ArchiveClient
+    /// Seals what the gateway writes about a visitor (A6).
+    let keyring: VisitorKeyring
 
     init(store: ServiceStore, producer: KafkaProducer, replies: PendingReplies, viewCommits: ViewCommits, presence: PresenceReporter,
-         signer: AccessTokenSigner, configuration: GatewayConfiguration) {
+         signer: AccessTokenSigner, keyring: VisitorKeyring, configuration: GatewayConfiguration) {
+        self.keyring = keyring
         self.presence = presence
         self.signer = signer
         visitors = VisitorPresenceReporter(producer: producer, gatewayID: configuration.common.instanceID)
@@ -105,12 +108,26 @@ final class ChatOperations: Sendable {
     }
 
     /// E2: numbers a new visitor's contact. The one-partition `visitors.contacts` hands out
-    /// offsets in one sequence across every gateway, so "Guest-(offset+1)" is unique.
+    /// offsets in one sequence across every gateway, so "Guest-(offset+1)" is unique. The
+    /// record also carries the visitor's new data key (A6), kept here at once.
     func registerContact(visitorId: String) async throws -> String {
-        let record = WireRecord(topic: .visitorContacts, key: visitorId, envelope: envelope(.visitorRegistered(VisitorRegistered(visitorId: visitorId))))
+        let key = VisitorKey.generate()
+        let record = WireRecord(topic: .visitorContacts, key: visitorId, envelope: envelope(.visitorRegistered(VisitorRegistered(visitorId: visitorId, key: key))))
         let report: KafkaDeliveryReport
         do { report = try await producer.send(record) } catch { throw APIError.unavailable }
+        try await keyring.remember(key, for: visitorId)
         return VisitorRegistered.contactName(offset: report.offset)
+    }
+
+    /// How to seal a record about the visitor's chat. A visitor whose key is gone was erased
+    /// (or holds a token from before keys): their session is over. (Staff writing in such a
+    /// chat write `[erased]` in its place.)
+    func sealing(visitorId: String, caller: Caller) async throws -> SealingContext {
+        let sealing = try await keyring.sealing(owner: visitorId)
+        guard sealing.keys[visitorId] != nil || caller.id != visitorId else {
+            throw APIError(.unauthorized, "visitor_unknown", "This visitor session has ended; start a new one.")
+        }
+        return sealing
     }
 
     // MARK: Changes through the router
@@ -144,7 +161,7 @@ final class ChatOperations: Sendable {
         let command = envelope(.chatStartRequested(
             ChatStartRequested(chatId: chatId, departmentId: department.departmentId, visitor: visitor.participant, contactEmail: offlineMessage?.email,
                                preChat: answers, contact: visitor.contact)))
-        let answer = try await ask(command, key: departmentId)
+        let answer = try await ask(command, key: departmentId, sealing: try await sealing(visitorId: visitor.id, caller: visitor))
         switch answer.event {
         case .chatQueued:
             if let offlineMessage {
@@ -196,7 +213,7 @@ final class ChatOperations: Sendable {
         let chat = try await visibleChat(chatId, to: caller)
         let command = envelope(.chatCloseRequested(
             ChatCloseRequested(chatId: chatId, departmentId: chat.departmentId, requestedBy: caller.participant)))
-        let answer = try await ask(command, key: chat.departmentId)
+        let answer = try await ask(command, key: chat.departmentId, sealing: try await sealing(visitorId: chat.visitor.id, caller: caller))
         guard case .chatClosed = answer.event else { throw unexpected(answer) }
         return try await visibleChat(chatId, to: caller)
     }
@@ -225,8 +242,8 @@ final class ChatOperations: Sendable {
         return try await read { try GatewayStore.chat($0, id: chatId) } ?? chat
     }
 
-    private func ask(_ command: Envelope, key: String) async throws -> Envelope {
-        let record = WireRecord(topic: .chatCommands, key: key, envelope: command)
+    private func ask(_ command: Envelope, key: String, sealing: SealingContext? = nil) async throws -> Envelope {
+        let record = WireRecord(topic: .chatCommands, key: key, envelope: command, sealing: sealing)
         let chatId = command.event.chatId
         return try await replies.request(id: command.id, timeout: .milliseconds(configuration.replyTimeoutMilliseconds),
                                          accepts: { $0.event.chatId == chatId }) { [producer] in
@@ -276,8 +293,9 @@ final class ChatOperations: Sendable {
         let participates = sender.role == .visitor || chat.agentIds.contains(sender.id)
         guard participates else { throw APIError(.forbidden, "not_participant", "Only the agents taking part in this chat can write in it.") }
         let event = MessagePosted(chatId: chatId, messageId: clientMessageId, sender: sender.participant, text: text)
+        let sealed = try await sealing(visitorId: chat.visitor.id, caller: sender)
         do {
-            try await producer.send(WireRecord(topic: .chatConversations, key: chatId, envelope: envelope(.messagePosted(event))))
+            try await producer.send(WireRecord(topic: .chatConversations, key: chatId, envelope: envelope(.messagePosted(event)), sealing: sealed))
         } catch {
             throw APIError.unavailable
         }
@@ -294,7 +312,8 @@ final class ChatOperations: Sendable {
             throw APIError(.forbidden, "not_participant", "Only the agents taking part in this chat can write in it.")
         }
         guard typingThrottle.forward(typing, key: "\(sender.id) \(chatId)") else { return }
-        let record = WireRecord(topic: .chatSignals, key: chatId, envelope: envelope(.chatTyping(ChatTyping(chatId: chatId, sender: sender.participant, typing: typing))))
+        let record = WireRecord(topic: .chatSignals, key: chatId, envelope: envelope(.chatTyping(ChatTyping(chatId: chatId, sender: sender.participant, typing: typing))),
+                                sealing: try await sealing(visitorId: chat.visitor.id, caller: sender))
         // Ephemeral: not waited for; a lost signal is replaced by the next.
         _ = try? producer.enqueue(record.kafkaRecord)
     }

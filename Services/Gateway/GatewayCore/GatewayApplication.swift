@@ -38,7 +38,7 @@ struct GatewayViewApplier: EventApplier {
 public enum GatewayApplication {
     public static func services(configuration: GatewayConfiguration, context: RuntimeContext) async throws -> [any Service] {
         let logger = context.logger
-        let store = try ServiceStore(path: configuration.storePath, migrations: GatewayStore.migrations)
+        let store = try ServiceStore(path: configuration.storePath, migrations: GatewayStore.migrations + [VisitorKeyring.migration])
         context.health.set("store", true)
         let secret = try configuration.tokenSecret ?? localSecret(in: configuration.common.dataDirectory)
         let signer = AccessTokenSigner(secret: secret, lifetime: TimeInterval(configuration.tokenLifetimeSeconds))
@@ -49,8 +49,9 @@ public enum GatewayApplication {
         let hub = ConnectionHub()
         let replies = PendingReplies()
         let viewCommits = ViewCommits()
+        let keyring = VisitorKeyring(store: store, common: configuration.common, logger: logger)
         let operations = ChatOperations(store: store, producer: producer, replies: replies, viewCommits: viewCommits, presence: presence,
-                                        signer: signer, configuration: configuration)
+                                        signer: signer, keyring: keyring, configuration: configuration)
         let router = Router()
         router.middlewares.add(AccessLogMiddleware(logger: logger))
         router.middlewares.add(CrossOriginMiddleware(allowed: configuration.allowedOrigins))
@@ -82,10 +83,10 @@ public enum GatewayApplication {
                                   .departmentSettings],
             mode: .allPartitions,
             store: store, common: configuration.common, applier: GatewayViewApplier(hub: hub, replies: replies, viewCommits: viewCommits, store: store), outbox: nil,
-            health: context.health, logger: logger)
+            keyring: keyring, health: context.health, logger: logger)
         // Shut down in reverse: HTTP drains first, the producer flushes last.
         let heartbeat = PresenceHeartbeat(reporter: presence, interval: .seconds(configuration.presenceHeartbeatSeconds))
-        return [ProducerService(producer: producer), views, heartbeat, app]
+        return [ProducerService(producer: producer), keyring.loop(health: context.health), views, heartbeat, app]
     }
 
     /// Tells every presence partition that this instance's earlier connections are gone.

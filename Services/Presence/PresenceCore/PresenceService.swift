@@ -258,21 +258,11 @@ final class PresenceEngine: EventApplier {
     /// Waits (up to 10 s) until the store's view has read `presence.agents` and
     /// `accounts.directory` up to their ends.
     private func waitForTheView() {
-        let topics = [Topic.presenceAgents.name, Topic.accountsDirectory.name]
-        guard let ends = try? topics.map({ try KafkaLatestRecords.endOffsets(configuration: reader, topic: $0) }) else {
-            logger.warning("cannot read the ends of presence.agents and accounts.directory; taking over without waiting for the view")
-            return
+        switch StoreCatchUp.wait(store: store, reader: reader, topics: [Topic.presenceAgents.name, Topic.accountsDirectory.name], timeout: .seconds(10)) {
+        case .caughtUp: break
+        case .endsUnknown: logger.warning("cannot read the ends of presence.agents and accounts.directory; taking over without waiting for the view")
+        case .timedOut: logger.warning("the view of presence.agents and accounts.directory did not catch up in 10 s; taking over anyway")
         }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            let read = (try? store.database.read { try ConsumerOffsets.load($0, topics: topics) }) ?? [:]
-            let caughtUp = zip(topics, ends).allSatisfy { topic, topicEnds in
-                topicEnds.allSatisfy { partition, end in end == 0 || (read[topic]?[partition] ?? 0) >= end }
-            }
-            if caughtUp { return }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        logger.warning("the view of presence.agents and accounts.directory did not catch up in 10 s; taking over anyway")
     }
 }
 
