@@ -20,7 +20,10 @@ public struct PeriodicTask: Service {
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await Task.sleep(for: interval)
+            // A stop ends the wait: with an interval of an hour (the archiver's retention) a
+            // plain sleep held up every service stopped after this one until the stop timed out.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            guard !Task.isShuttingDownGracefully && !Task.isCancelled else { return }
             try await store.database.write { db in try tick(db, Date()) }
             outbox.signal()
         }
