@@ -88,12 +88,8 @@ public final class VisitorKeyring: Sendable {
     /// How to seal a record about `owner` (waiting for the key if this instance has not read
     /// it yet). Without the key, sealing writes `[erased]` instead of the clear text.
     public func sealing(owner: String) async throws -> SealingContext {
-        var keys = try await self.keys(for: [owner])
-        if keys.isEmpty {
-            await catchUp()
-            keys = try await self.keys(for: [owner])
-        }
-        return SealingContext(owner: owner, keys: keys)
+        await awaitKeys([owner])
+        return SealingContext(owner: owner, keys: try await keys(for: [owner]))
     }
 
     private func catchUp() async {
