@@ -193,7 +193,7 @@ struct ArchiveEndToEndTests {
             func key(of visitorId: String) throws -> Data {
                 let value = try #require(registrations[TopicScan.Key(topic: Topic.visitorContacts.name, key: visitorId)])
                 guard case .visitorRegistered(let registered) = try WireCodec.decode(Array(value)).event, let key = registered.key else {
-                    throw ClientError("no key registered for \(visitorId)")
+                    throw TopicScan.Unexpected(what: "no key registered for \(visitorId)")
                 }
                 return key.bytes
             }
@@ -268,6 +268,11 @@ enum TopicScan {
         var topic: String
         var key: String
         var description: String { "\(topic)/\(key)" }
+    }
+
+    struct Unexpected: Error, CustomStringConvertible {
+        var what: String
+        var description: String { what }
     }
 
     /// Every record of `topics`, in each partition's order.
